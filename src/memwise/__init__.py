@@ -1,0 +1,1 @@
+"""memwise: persistent memory for LLM agents."""

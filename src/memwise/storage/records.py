@@ -1,0 +1,88 @@
+"""Typed records the storage API hands out. Plain dataclasses: cheap to build, easy to read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, get_args
+
+if TYPE_CHECKING:
+    from pydantic_ai.messages import ModelMessage
+
+RunStatus = Literal["running", "paused", "completed", "error", "cancelled"]
+RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
+FINISHED_STATUSES: tuple[str, ...] = ("completed", "error", "cancelled")
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class Session:
+    """One conversation. `summarized_through` is the highest message seq folded into `summary`."""
+
+    session_id: str
+    user_id: str | None = None
+    agent_id: str | None = None
+    summary: str | None = None
+    summarized_through: int = 0
+    metadata: dict[str, Any] = field(default_factory=dict)
+    usage: dict[str, int] = field(default_factory=dict)
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    version: int = 0
+
+
+@dataclass(slots=True)
+class StoredMessage:
+    """One pydantic-ai message as stored: `data` is its JSON form, `seq` its place in the session."""
+
+    session_id: str
+    seq: int
+    run_id: str | None
+    turn_start: bool
+    created_at: float
+    data: dict[str, Any]
+
+    @property
+    def message(self) -> ModelMessage:
+        from memwise.storage.codec import decode_message
+
+        return decode_message(self.data)
+
+
+@dataclass(slots=True)
+class UserProfile:
+    """What memory learned about a user; `provenance[field]` says which run set it and when."""
+
+    user_id: str
+    data: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, dict[str, Any]] = field(default_factory=dict)
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    version: int = 0
+
+
+@dataclass(slots=True)
+class Run:
+    """One agent run; `checkpoint` holds what a paused run needs to resume, `lease_*` who resumes it."""
+
+    run_id: str
+    session_id: str
+    user_id: str | None = None
+    agent_id: str | None = None
+    status: RunStatus = "running"
+    checkpoint: dict[str, Any] | None = None
+    error: str | None = None
+    usage: dict[str, int] = field(default_factory=dict)
+    lease_owner: str | None = None
+    lease_expires_at: float | None = None
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    version: int = 0
+
+
+@dataclass(slots=True)
+class Page(Generic[T]):
+    """One page of a listing; pass `next_cursor` back to get the next page (None: no more)."""
+
+    items: list[T]
+    next_cursor: str | None = None

@@ -1,0 +1,143 @@
+"""SqlBackend: the contract's primitives as SQL plans, shared by SQLite and PostgreSQL.
+
+Plans yield `Sql` commands; a dialect subclass runs them (one transaction per plan) and says how
+tables are named and how placeholders look. SQL is written with `?` placeholders.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from memwise.storage.base import Storage
+from memwise.storage.contract import RawMessage, RawRecord, RecordQuery
+from memwise.storage.plan import Plan
+from memwise.storage.sql.schema import MIGRATIONS, MIGRATIONS_TABLE
+
+_RECORD_COLUMNS = "kind, key, version, updated_at, body, user_id, agent_id, session_id, status"
+
+
+@dataclass(frozen=True, slots=True)
+class Sql:
+    """One statement. `fetch`: "all" rows, "one" row (or None), "rowcount", or "many"
+    (executemany over `params`, a list of tuples)."""
+
+    text: str
+    params: Any = ()
+    fetch: Literal["all", "one", "rowcount", "many"] = "all"
+
+
+class SqlBackend(Storage):
+    """Dialects set `tables` (logical name -> SQL name) and `index_prefix`, and run plans."""
+
+    tables: dict[str, str]
+    index_prefix: str = "memwise_"
+
+    def _sql(self, text: str, params: Any = (), fetch: str = "all") -> Plan[Any]:
+        return (yield Sql(text.format(p=self.index_prefix, **self.tables), params, fetch))  # type: ignore[arg-type]
+
+    def _setup_lock(self) -> Plan[None]:
+        """Serialize concurrent schema setup across processes (dialects that need it)."""
+        return
+        yield
+
+    # ---- schema ------------------------------------------------------------------------------
+    def _setup(self) -> Plan[None]:
+        yield from self._setup_lock()
+        yield from self._sql(MIGRATIONS_TABLE, fetch="rowcount")
+        row = yield from self._sql("SELECT MAX(version) FROM {migrations}", fetch="one")
+        applied = (row[0] if row else None) or 0
+        for version, statements in enumerate(MIGRATIONS[applied:], start=applied + 1):
+            for statement in statements:
+                yield from self._sql(statement, fetch="rowcount")
+            yield from self._sql("INSERT INTO {migrations} (version, applied_at) VALUES (?, ?)", (version, time.time()), "rowcount")
+
+    # ---- records -----------------------------------------------------------------------------
+    def _get_record(self, kind: str, key: str) -> Plan[RawRecord | None]:
+        row = yield from self._sql(f"SELECT {_RECORD_COLUMNS} FROM {{records}} WHERE kind = ? AND key = ?", (kind, key), "one")
+        return None if row is None else RawRecord(*row)
+
+    def _put_record(self, record: RawRecord, expected_version: int) -> Plan[bool]:
+        r = record
+        if expected_version == 0:
+            written = yield from self._sql(
+                f"INSERT INTO {{records}} ({_RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kind, key) DO NOTHING",
+                (r.kind, r.key, r.version, r.updated_at, r.body, r.user_id, r.agent_id, r.session_id, r.status),
+                "rowcount",
+            )
+        else:
+            written = yield from self._sql(
+                "UPDATE {records} SET version = ?, updated_at = ?, body = ?, user_id = ?, agent_id = ?, session_id = ?,"
+                " status = ? WHERE kind = ? AND key = ? AND version = ?",
+                (r.version, r.updated_at, r.body, r.user_id, r.agent_id, r.session_id, r.status, r.kind, r.key, expected_version),
+                "rowcount",
+            )
+        return written == 1
+
+    def _delete_record(self, kind: str, key: str) -> Plan[bool]:
+        return (yield from self._sql("DELETE FROM {records} WHERE kind = ? AND key = ?", (kind, key), "rowcount")) == 1
+
+    def _query_records(self, query: RecordQuery) -> Plan[list[RawRecord]]:
+        where, params = ["kind = ?"], [query.kind]
+        for name in ("user_id", "agent_id", "session_id"):
+            if getattr(query, name) is not None:
+                where.append(f"{name} = ?")
+                params.append(getattr(query, name))
+        if query.statuses is not None:
+            where.append(f"status IN ({', '.join('?' * len(query.statuses)) or 'NULL'})")
+            params.extend(query.statuses)
+        if query.updated_before is not None:
+            where.append("updated_at < ?")
+            params.append(query.updated_before)
+        if query.after is not None:
+            where.append("(updated_at < ? OR (updated_at = ? AND key < ?))")
+            params.extend((query.after[0], query.after[0], query.after[1]))
+        rows = yield from self._sql(
+            f"SELECT {_RECORD_COLUMNS} FROM {{records}} WHERE {' AND '.join(where)}"
+            " ORDER BY updated_at DESC, key DESC LIMIT ?",
+            (*params, query.limit),
+        )
+        return [RawRecord(*row) for row in rows]
+
+    # ---- messages ----------------------------------------------------------------------------
+    def _append_messages(self, session_id: str, messages: list[RawMessage]) -> Plan[list[int]]:
+        if not messages:
+            return []
+        row = yield from self._sql(  # takes the session's row lock until commit: appends serialize
+            "INSERT INTO {heads} (session_id, last_seq) VALUES (?, ?) ON CONFLICT (session_id)"
+            " DO UPDATE SET last_seq = {heads}.last_seq + excluded.last_seq RETURNING last_seq",
+            (session_id, len(messages)),
+            "one",
+        )
+        first = row[0] - len(messages) + 1
+        seqs = list(range(first, row[0] + 1))
+        yield from self._sql(
+            "INSERT INTO {messages} (session_id, seq, run_id, turn_start, created_at, body) VALUES (?, ?, ?, ?, ?, ?)",
+            [(session_id, seq, m.run_id, int(m.turn_start), m.created_at, m.body) for seq, m in zip(seqs, messages)],
+            "many",
+        )
+        return seqs
+
+    def _read_messages(
+        self, session_id: str, after_seq: int, last_turns: int | None, limit: int | None
+    ) -> Plan[list[RawMessage]]:
+        text = "SELECT seq, run_id, turn_start, created_at, body FROM {messages} WHERE session_id = ? AND seq > ?"
+        params: list[Any] = [session_id, after_seq]
+        if last_turns is not None:
+            text += (
+                " AND seq >= COALESCE((SELECT seq FROM {messages} WHERE session_id = ? AND turn_start = 1"
+                " ORDER BY seq DESC LIMIT 1 OFFSET ?), 0)"
+            )
+            params += [session_id, last_turns - 1]
+        text += " ORDER BY seq"
+        if limit is not None:
+            text += " LIMIT ?"
+            params.append(limit)
+        rows = yield from self._sql(text, tuple(params))
+        return [RawMessage(*row) for row in rows]
+
+    def _delete_messages(self, session_id: str) -> Plan[int]:
+        deleted = yield from self._sql("DELETE FROM {messages} WHERE session_id = ?", (session_id,), "rowcount")
+        yield from self._sql("DELETE FROM {heads} WHERE session_id = ?", (session_id,), "rowcount")
+        return deleted

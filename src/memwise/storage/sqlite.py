@@ -1,0 +1,105 @@
+"""SqliteStorage: the default backend, on the standard library's sqlite3.
+
+WAL mode and a busy timeout make one file safe for many threads and several processes: each
+thread has its own connection, each plan is one transaction (writes take the lock up front with
+BEGIN IMMEDIATE, so they never deadlock on upgrade). Async calls run in worker threads.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+from memwise.errors import ConfigurationError, StorageError
+from memwise.storage.plan import Plan, T, drive
+from memwise.storage.sql import Sql, SqlBackend
+
+_TABLES = {name: f"memwise_{name}" for name in ("records", "messages", "heads", "migrations")}
+
+
+class SqliteStorage(SqlBackend):
+    """`SqliteStorage(db_file="memory.db")` or `SqliteStorage(db_url="sqlite:///memory.db")`."""
+
+    tables = _TABLES
+
+    def __init__(self, db_file: str | Path | None = None, db_url: str | None = None, *, timeout: float = 30.0) -> None:
+        if db_file is not None and db_url is not None:
+            raise ConfigurationError("give SqliteStorage either db_file or db_url, not both")
+        if db_url is not None:
+            if not db_url.startswith("sqlite:///"):
+                raise ConfigurationError(f"db_url must look like sqlite:///path/to/file.db, not {db_url!r}")
+            db_file = db_url[len("sqlite:///"):]
+        self.db_file = str(db_file if db_file is not None else "memwise.db")
+        self._uri = False
+        if self.db_file == ":memory:":  # one shared in-memory database for all threads
+            self.db_file, self._uri = f"file:memwise-{uuid.uuid4().hex}?mode=memory&cache=shared", True
+        elif not self.db_file.startswith("file:"):
+            Path(self.db_file).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+        self._timeout = timeout
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        if self._uri:
+            self._keeper = self._connection()  # keeps the in-memory database alive
+
+    def _connection(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            if self._closed:
+                raise StorageError("this SqliteStorage is closed")
+            try:
+                conn = sqlite3.connect(
+                    self.db_file, timeout=self._timeout, isolation_level=None, check_same_thread=False, uri=self._uri
+                )
+                conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
+                if not self._uri:
+                    conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")  # in WAL: durable across process crashes
+            except sqlite3.Error as exc:
+                raise StorageError(f"cannot open SQLite database {self.db_file!r}: {exc}") from exc
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    def _run(self, plan: Plan[T], *, write: bool) -> T:
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        try:
+            result = drive(plan, lambda command: _execute(conn, command))
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return result
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            conn.close()
+
+
+def _execute(conn: sqlite3.Connection, command: Sql) -> Any:
+    try:
+        if command.fetch == "many":
+            return conn.executemany(command.text, command.params).rowcount
+        cursor = conn.execute(command.text, command.params)
+        if command.fetch == "all":
+            return cursor.fetchall()
+        if command.fetch == "one":
+            return cursor.fetchone()
+        return cursor.rowcount
+    except sqlite3.Error as exc:
+        raise StorageError(f"SQLite error on {command.text.split()[0]} ({exc})") from exc
+
+
+#: Every storage serves sync and async callers; the name is kept for seed code that imports it.
+AsyncSqliteStorage = SqliteStorage
+
+__all__ = ["AsyncSqliteStorage", "SqliteStorage"]

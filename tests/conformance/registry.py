@@ -1,0 +1,15 @@
+"""Every backend the conformance suite runs against: name -> recipe factory.
+
+A factory is a context manager taking pytest's tmp_path and yielding a `Recipe` for a fresh,
+empty store; it cleans up on exit and raises `BackendUnavailable` when its server is missing.
+Adding a backend: write it, add one line here.
+"""
+
+from __future__ import annotations
+
+from tests.support import local_backends
+
+BACKENDS = {
+    "in_memory": local_backends.in_memory,
+    "sqlite": local_backends.sqlite,
+}
