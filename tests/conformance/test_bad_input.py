@@ -20,6 +20,8 @@ from tests.conformance.messages import turn
         (lambda api: api.update_session("s1", expected_version=1, metadata={"x": {1, 2}}), r"metadata\['x'\]"),
         (lambda api: api.update_session("s1", expected_version=1, usage={"tokens": "many"}), "usage"),
         (lambda api: api.update_session("s1", expected_version=1, summarized_through=-1), "summarized_through"),
+        (lambda api: api.update_session("s1", expected_version=1, summry="typo"), "no field summry"),
+        (lambda api: api.list_runs(state="paused"), "no field state"),
         (lambda api: api.list_sessions(limit=0), "limit"),
         (lambda api: api.list_sessions(cursor="garbage"), "cursor"),
         (lambda api: api.read_messages("s1", last_turns=0), "last_turns"),

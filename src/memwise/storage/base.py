@@ -11,7 +11,9 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
+
+from typing_extensions import Unpack
 
 from memwise.errors import (
     AlreadyExistsError,
@@ -46,12 +48,30 @@ FORMAT_VERSION = 1
 MIGRATIONS: list[Any] = []
 
 
-class _Unset:
-    def __repr__(self) -> str:
-        return "UNSET"
+class SessionChanges(TypedDict, total=False):
+    summary: str | None
+    summarized_through: int
+    metadata: dict[str, Any]
+    usage: dict[str, int]
 
 
-UNSET: Any = _Unset()
+class RunChanges(TypedDict, total=False):
+    status: str
+    checkpoint: dict[str, Any] | None
+    error: str | None
+    usage: dict[str, int]
+
+
+class SessionFilters(TypedDict, total=False):
+    user_id: str | None
+    agent_id: str | None
+
+
+class RunFilters(TypedDict, total=False):
+    session_id: str | None
+    user_id: str | None
+    status: str | Iterable[str] | None
+
 
 # kind -> (record class, key field, fields kept as indexed columns)
 _KINDS: dict[str, tuple[type, str, tuple[str, ...]]] = {
@@ -99,42 +119,22 @@ class Storage(Backend):
         return await self._async(self._p_get_session(session_id, user_id), False)
 
     def list_sessions(
-        self, *, user_id: str | None = None, agent_id: str | None = None, limit: int = 50, cursor: str | None = None
+        self, *, limit: int = 50, cursor: str | None = None, **filters: Unpack[SessionFilters]
     ) -> Page[Session]:
-        """Sessions, most recently updated first, one page at a time."""
-        return self._sync(self._p_list("session", _query("session", limit, cursor, user_id=user_id, agent_id=agent_id)), False)
+        """Sessions by user and/or agent, most recently updated first, one page at a time."""
+        return self._sync(self._p_list("session", _query("session", limit, cursor, filters)), False)
 
     async def alist_sessions(
-        self, *, user_id: str | None = None, agent_id: str | None = None, limit: int = 50, cursor: str | None = None
+        self, *, limit: int = 50, cursor: str | None = None, **filters: Unpack[SessionFilters]
     ) -> Page[Session]:
-        return await self._async(self._p_list("session", _query("session", limit, cursor, user_id=user_id, agent_id=agent_id)), False)
+        return await self._async(self._p_list("session", _query("session", limit, cursor, filters)), False)
 
-    def update_session(
-        self,
-        session_id: str,
-        *,
-        expected_version: int,
-        summary: str | None = UNSET,
-        summarized_through: int = UNSET,
-        metadata: dict[str, Any] = UNSET,
-        usage: dict[str, int] = UNSET,
-    ) -> Session:
+    def update_session(self, session_id: str, *, expected_version: int, **changes: Unpack[SessionChanges]) -> Session:
         """Change fields only if the stored version is `expected_version`, else VersionConflict."""
-        changes = _session_changes(summary, summarized_through, metadata, usage)
-        return self._sync(self._p_update("session", session_id, expected_version, changes), True)
+        return self._sync(self._p_update("session", session_id, expected_version, _session_changes(changes)), True)
 
-    async def aupdate_session(
-        self,
-        session_id: str,
-        *,
-        expected_version: int,
-        summary: str | None = UNSET,
-        summarized_through: int = UNSET,
-        metadata: dict[str, Any] = UNSET,
-        usage: dict[str, int] = UNSET,
-    ) -> Session:
-        changes = _session_changes(summary, summarized_through, metadata, usage)
-        return await self._async(self._p_update("session", session_id, expected_version, changes), True)
+    async def aupdate_session(self, session_id: str, *, expected_version: int, **changes: Unpack[SessionChanges]) -> Session:
+        return await self._async(self._p_update("session", session_id, expected_version, _session_changes(changes)), True)
 
     def delete_session(self, session_id: str, *, user_id: str | None = None) -> bool:
         """Delete a session with its messages and runs. False when absent or not the user's."""
@@ -206,56 +206,19 @@ class Storage(Backend):
     async def aget_run(self, run_id: str) -> Run | None:
         return await self._async(self._p_get("run", _id(run_id, "run_id")), False)
 
-    def update_run(
-        self,
-        run_id: str,
-        *,
-        expected_version: int,
-        status: str = UNSET,
-        checkpoint: dict[str, Any] | None = UNSET,
-        error: str | None = UNSET,
-        usage: dict[str, int] = UNSET,
-    ) -> Run:
+    def update_run(self, run_id: str, *, expected_version: int, **changes: Unpack[RunChanges]) -> Run:
         """Change a run only if the stored version is `expected_version`, else VersionConflict."""
-        return self._sync(self._p_update("run", run_id, expected_version, _run_changes(status, checkpoint, error, usage)), True)
+        return self._sync(self._p_update("run", run_id, expected_version, _run_changes(changes)), True)
 
-    async def aupdate_run(
-        self,
-        run_id: str,
-        *,
-        expected_version: int,
-        status: str = UNSET,
-        checkpoint: dict[str, Any] | None = UNSET,
-        error: str | None = UNSET,
-        usage: dict[str, int] = UNSET,
-    ) -> Run:
-        return await self._async(
-            self._p_update("run", run_id, expected_version, _run_changes(status, checkpoint, error, usage)), True
-        )
+    async def aupdate_run(self, run_id: str, *, expected_version: int, **changes: Unpack[RunChanges]) -> Run:
+        return await self._async(self._p_update("run", run_id, expected_version, _run_changes(changes)), True)
 
-    def list_runs(
-        self,
-        *,
-        session_id: str | None = None,
-        user_id: str | None = None,
-        status: str | Iterable[str] | None = None,
-        limit: int = 50,
-        cursor: str | None = None,
-    ) -> Page[Run]:
-        query = _query("run", limit, cursor, session_id=session_id, user_id=user_id, statuses=_statuses(status))
-        return self._sync(self._p_list("run", query), False)
+    def list_runs(self, *, limit: int = 50, cursor: str | None = None, **filters: Unpack[RunFilters]) -> Page[Run]:
+        """Runs by session, user and/or status (one or several), most recently updated first."""
+        return self._sync(self._p_list("run", _query("run", limit, cursor, filters)), False)
 
-    async def alist_runs(
-        self,
-        *,
-        session_id: str | None = None,
-        user_id: str | None = None,
-        status: str | Iterable[str] | None = None,
-        limit: int = 50,
-        cursor: str | None = None,
-    ) -> Page[Run]:
-        query = _query("run", limit, cursor, session_id=session_id, user_id=user_id, statuses=_statuses(status))
-        return await self._async(self._p_list("run", query), False)
+    async def alist_runs(self, *, limit: int = 50, cursor: str | None = None, **filters: Unpack[RunFilters]) -> Page[Run]:
+        return await self._async(self._p_list("run", _query("run", limit, cursor, filters)), False)
 
     def delete_run(self, run_id: str) -> bool:
         return self._sync(self._delete_record("run", _id(run_id, "run_id")), True)
@@ -466,7 +429,7 @@ class Storage(Backend):
             raise InvalidInputError(f"run must be a Run, not {type(run).__name__}")
         _id(run.run_id, "run.run_id")
         _id(run.session_id, "run.session_id")
-        _run_changes(run.status, run.checkpoint, run.error, run.usage)
+        _run_changes({"status": run.status, "checkpoint": run.checkpoint, "error": run.error, "usage": run.usage})
         now = time.time()
         stored = replace(run, created_at=run.created_at or now, updated_at=now, version=1)
         if not (yield from self._put_record(_encode(stored), 0)):
@@ -590,52 +553,48 @@ def _usage(value: Any) -> dict[str, int]:
     return value
 
 
-def _session_changes(summary: Any, summarized_through: Any, metadata: Any, usage: Any) -> dict[str, Any]:
-    changes: dict[str, Any] = {}
-    if summary is not UNSET:
-        if summary is not None and not isinstance(summary, str):
-            raise InvalidInputError(f"summary must be a string or None, not {type(summary).__name__}")
-        changes["summary"] = summary
-    if summarized_through is not UNSET:
-        changes["summarized_through"] = _count(summarized_through, "summarized_through", allow_zero=True)
-    if metadata is not UNSET:
-        changes["metadata"] = _json_dict(metadata, "metadata")
-    if usage is not UNSET:
-        changes["usage"] = _usage(usage)
+def _known(values: dict[str, Any], allowed: type, what: str) -> dict[str, Any]:
+    unknown = set(values) - set(allowed.__annotations__)
+    if unknown:
+        raise InvalidInputError(f"{what} has no field {', '.join(sorted(unknown))}; known: {', '.join(allowed.__annotations__)}")
+    return values
+
+
+def _session_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    _known(changes, SessionChanges, "a session")
+    if changes.get("summary") is not None and not isinstance(changes["summary"], str):
+        raise InvalidInputError(f"summary must be a string or None, not {type(changes['summary']).__name__}")
+    if "summarized_through" in changes:
+        _count(changes["summarized_through"], "summarized_through", allow_zero=True)
+    if "metadata" in changes:
+        _json_dict(changes["metadata"], "metadata")
+    if "usage" in changes:
+        _usage(changes["usage"])
     return changes
 
 
-def _run_changes(status: Any, checkpoint: Any, error: Any, usage: Any) -> dict[str, Any]:
-    changes: dict[str, Any] = {}
-    if status is not UNSET:
-        if status not in RUN_STATUSES:
-            raise InvalidInputError(f"status must be one of {', '.join(RUN_STATUSES)}, not {status!r}")
-        changes["status"] = status
-    if checkpoint is not UNSET:
-        changes["checkpoint"] = None if checkpoint is None else _json_dict(checkpoint, "checkpoint")
-    if error is not UNSET:
-        if error is not None and not isinstance(error, str):
-            raise InvalidInputError(f"error must be a string or None, not {type(error).__name__}")
-        changes["error"] = error
-    if usage is not UNSET:
-        changes["usage"] = _usage(usage)
+def _run_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    _known(changes, RunChanges, "a run")
+    if "status" in changes and changes["status"] not in RUN_STATUSES:
+        raise InvalidInputError(f"status must be one of {', '.join(RUN_STATUSES)}, not {changes['status']!r}")
+    if changes.get("checkpoint") is not None:
+        _json_dict(changes["checkpoint"], "checkpoint")
+    if changes.get("error") is not None and not isinstance(changes["error"], str):
+        raise InvalidInputError(f"error must be a string or None, not {type(changes['error']).__name__}")
+    if "usage" in changes:
+        _usage(changes["usage"])
     return changes
 
 
-def _statuses(status: str | Iterable[str] | None) -> tuple[str, ...] | None:
-    if status is None:
-        return None
-    statuses = (status,) if isinstance(status, str) else tuple(status)
-    for item in statuses:
-        if item not in RUN_STATUSES:
-            raise InvalidInputError(f"status must be one of {', '.join(RUN_STATUSES)}, not {item!r}")
-    return statuses
-
-
-def _query(kind: str, limit: int, cursor: str | None, **filters: Any) -> RecordQuery:
+def _query(kind: str, limit: int, cursor: str | None, filters: dict[str, Any]) -> RecordQuery:
+    _known(filters, SessionFilters if kind == "session" else RunFilters, f"listing {kind}s")
     for name in ("user_id", "agent_id", "session_id"):
-        if name in filters:
-            _opt_id(filters[name], name)
+        _opt_id(filters.get(name), name)
+    status = filters.pop("status", None)
+    if status is not None:
+        filters["statuses"] = (status,) if isinstance(status, str) else tuple(status)
+        for item in filters["statuses"]:
+            _run_changes({"status": item})
     after = None
     if cursor is not None:
         stamp, sep, key = str(cursor).partition("|")
