@@ -12,4 +12,5 @@ from tests.support import local_backends
 BACKENDS = {
     "in_memory": local_backends.in_memory,
     "sqlite": local_backends.sqlite,
+    "json": local_backends.json_files,
 }
