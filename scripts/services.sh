@@ -16,6 +16,9 @@ if ! port_open 5432; then
   echo "services: PostgreSQL not answering on 127.0.0.1:5432, starting it"
   need_pkg pg_ctlcluster postgresql
   version=$(ls /etc/postgresql | sort -V | tail -n 1)
+  hba="/etc/postgresql/$version/main/pg_hba.conf"
+  grep -q "^host all all 127.0.0.1/32 trust" "$hba" \
+    || sed -i '1i host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust' "$hba"
   pg_ctlcluster --skip-systemctl-redirect "$version" main start
   for _ in $(seq 1 30); do port_open 5432 && break; sleep 0.5; done
   # trust auth on loopback and a root role with a test database, as on the python-svc machines

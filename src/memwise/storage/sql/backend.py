@@ -138,6 +138,7 @@ class SqlBackend(Storage):
         return [RawMessage(*row) for row in rows]
 
     def _delete_messages(self, session_id: str) -> Plan[int]:
-        deleted = yield from self._sql("DELETE FROM {messages} WHERE session_id = ?", (session_id,), "rowcount")
+        # The head first: it takes the session's row lock, so an append in flight commits before
+        # the messages are deleted (and is deleted with them), never after (orphans reusing seqs).
         yield from self._sql("DELETE FROM {heads} WHERE session_id = ?", (session_id,), "rowcount")
-        return deleted
+        return (yield from self._sql("DELETE FROM {messages} WHERE session_id = ?", (session_id,), "rowcount"))
