@@ -8,6 +8,7 @@ Adding a backend: write it, add one line here.
 from __future__ import annotations
 
 from tests.support import local_backends
+from tests.support import redis_backend
 from tests.support import postgres_backend
 from tests.support import mem0_backend
 
@@ -15,6 +16,7 @@ BACKENDS = {
     "in_memory": local_backends.in_memory,
     "sqlite": local_backends.sqlite,
     "json": local_backends.json_files,
+    "redis": redis_backend.redis,
     "postgres": postgres_backend.postgres,
     "mem0": mem0_backend.mem0,
 }
