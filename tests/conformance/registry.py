@@ -10,6 +10,7 @@ from __future__ import annotations
 from tests.support import local_backends
 from tests.support import redis_backend
 from tests.support import postgres_backend
+from tests.support import mongo_backend
 from tests.support import mem0_backend
 
 BACKENDS = {
@@ -18,5 +19,6 @@ BACKENDS = {
     "json": local_backends.json_files,
     "redis": redis_backend.redis,
     "postgres": postgres_backend.postgres,
+    "mongo": mongo_backend.mongo,
     "mem0": mem0_backend.mem0,
 }
