@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ class SqliteStorage(SqlBackend):
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._closed = False
+        self._wal = False
         if self._uri:
             self._keeper = self._connection()  # keeps the in-memory database alive
 
@@ -51,20 +53,36 @@ class SqliteStorage(SqlBackend):
         if conn is None:
             if self._closed:
                 raise StorageError("this SqliteStorage is closed")
+            conn = self._open_connection()
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    def _open_connection(self) -> sqlite3.Connection:
+        """Connect and configure; switching to WAL can report "locked" without waiting while
+        another connection holds the file, so that step is retried within the busy timeout."""
+        deadline = time.monotonic() + self._timeout
+        while True:
+            conn = None
             try:
                 conn = sqlite3.connect(
                     self.db_file, timeout=self._timeout, isolation_level=None, check_same_thread=False, uri=self._uri
                 )
                 conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
-                if not self._uri:
-                    conn.execute("PRAGMA journal_mode = WAL")
+                if not self._uri and not self._wal:
+                    conn.execute("PRAGMA journal_mode = WAL")  # persistent: once per file is enough
+                    self._wal = True
                 conn.execute("PRAGMA synchronous = NORMAL")  # in WAL: durable across process crashes
+                return conn
+            except sqlite3.OperationalError as exc:
+                if conn is not None:
+                    conn.close()
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise StorageError(f"cannot open SQLite database {self.db_file!r}: {exc}") from exc
+                time.sleep(0.01)
             except sqlite3.Error as exc:
                 raise StorageError(f"cannot open SQLite database {self.db_file!r}: {exc}") from exc
-            self._local.conn = conn
-            with self._lock:
-                self._connections.append(conn)
-        return conn
 
     def _run(self, plan: Plan[T], *, write: bool) -> T:
         conn = self._connection()
