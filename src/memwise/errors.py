@@ -50,3 +50,16 @@ class CorruptRecordError(StorageError):
 
 class SchemaVersionError(StorageError):
     """The store was written by a newer memwise than this one."""
+
+
+class SessionAccessError(MemwiseError, PermissionError):
+    """The session belongs to another user; its memory is neither read nor written."""
+
+
+class MemorySaveError(MemwiseError):
+    """The run finished but memory could not be saved completely. `output` holds the run's
+    result (a RunOutput) so the answer is not lost; the cause is chained."""
+
+    def __init__(self, message: str, output: object = None) -> None:
+        super().__init__(message)
+        self.output = output

@@ -1,0 +1,61 @@
+"""The model the examples use: `MEMWISE_MODEL` when set (e.g. "anthropic/claude-sonnet-4-5",
+"openai/gpt-4o", "local"), else a tiny offline stand-in so every example runs anywhere.
+
+The stand-in is a pydantic-ai FunctionModel that only knows what memory sent it: it answers from
+the instructions (summary, profile) and the message history, writes summaries by collecting the
+facts of the new turns, and extracts traits from the user's sentences. If memory did not deliver
+something, the stand-in cannot know it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart, UserPromptPart
+from pydantic_ai.models.function import AgentInfo, FunctionModel
+
+PATTERNS = {
+    "name": re.compile(r"\bmy name is (\w+)", re.I),
+    "expertise": re.compile(r"\bI'?m an? (\w+) developer", re.I),
+    "project": re.compile(r"\bproject ([A-Z]\w+)"),
+    "topic": re.compile(r"\b(?:discuss|about) ([\w ]+?)\s*(?:[?.!,]|$)|\b([A-Z]\w+) compare to ([A-Z]\w+)", re.I | re.M),
+}
+
+
+def _facts(text: str) -> list[str]:
+    found = []
+    for key, rx in PATTERNS.items():
+        for match in rx.findall(text):
+            for value in match if isinstance(match, tuple) else (match,):
+                if value.strip():
+                    found.append(f"{key}: {value.strip()}")
+    return list(dict.fromkeys(found))
+
+
+def _user_texts(messages: list[ModelMessage]) -> list[str]:
+    return [p.content for m in messages for p in m.parts if isinstance(p, UserPromptPart) and isinstance(p.content, str)]
+
+
+def _respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+    instructions = info.instructions or ""
+    texts = _user_texts(messages)
+    if "running summary" in instructions:  # memory's summary call: previous summary + new turns
+        known = re.findall(r"^- (.+)$", texts[-1], re.M)
+        new = [f for f in _facts(texts[-1].partition("New conversation turns:")[2]) if f not in known]
+        return ModelResponse(parts=[TextPart("\n".join(f"- {f}" for f in known + new) or "- nothing yet")])
+    if info.output_tools:  # memory's trait extraction
+        recent = texts[-1].partition("Recent messages from the user:")[2]
+        found = dict(f.split(": ", 1) for f in _facts(recent) if f.split(": ")[0] in ("name", "expertise"))
+        if "expertise" in found:
+            found["expertise"] = [found["expertise"]]
+        return ModelResponse(parts=[ToolCallPart(info.output_tools[0].name, found)])
+    remembered = _facts("\n".join(texts[:-1])) + re.findall(r"^- (\w+: .+)$", instructions, re.M)
+    if not remembered:
+        return ModelResponse(parts=[TextPart("Noted! (I remember nothing from before.)")])
+    unique = list(dict.fromkeys(remembered))
+    return ModelResponse(parts=[TextPart("From memory: " + "; ".join(unique))])
+
+
+def pick_model() -> FunctionModel | str:
+    return os.environ.get("MEMWISE_MODEL") or FunctionModel(_respond, model_name="offline-demo")

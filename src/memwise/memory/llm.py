@@ -1,0 +1,19 @@
+"""Memory's own LLM calls (summaries, trait extraction) go through this one function, so every
+call is counted the same way."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic_ai import Agent as _PAAgent
+from pydantic_ai.models import Model
+from pydantic_ai.usage import RunUsage
+
+T = TypeVar("T")
+
+
+async def ask(model: Model, *, instructions: str, prompt: str, output_type: type[T] | Any = str) -> tuple[T, RunUsage]:
+    """One memory sub-agent call: no tools, no history. Returns (output, usage of the call)."""
+    agent = _PAAgent(model, instructions=instructions, output_type=output_type, name="memwise-memory")
+    result = await agent.run(prompt)
+    return result.output, result.usage

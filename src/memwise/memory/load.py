@@ -1,0 +1,103 @@
+"""Before a run: what memory puts in front of the model, within the token budget.
+
+Only what the load flags allow is read. The summary, profile and metadata form one instructions
+block; history fills the rest of the budget with the newest whole user turns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from pydantic_ai.messages import ModelMessage
+
+from memwise.memory.budget import estimate_tokens, messages_tokens
+from memwise.memory.context import render_context
+from memwise.memory.window import clean_turn, flatten
+from memwise.storage.records import Session, StoredMessage
+
+if TYPE_CHECKING:
+    from memwise.memory.memory import Memory
+
+#: Turns read per step when the history is bounded only by the token budget.
+FIRST_READ_TURNS = 32
+
+
+@dataclass(slots=True)
+class LoadedMemory:
+    """What a run receives from memory."""
+
+    history: list[ModelMessage] = field(default_factory=list)
+    context: str | None = None
+    budget: int = 0
+    turns: int = 0
+
+    @property
+    def tokens(self) -> int:
+        return messages_tokens(self.history) + (estimate_tokens(self.context) if self.context else 0)
+
+
+async def load_memory(memory: Memory, session: Session | None, budget: int) -> LoadedMemory:
+    """Read what the load flags allow and fit it into `budget` tokens."""
+    loaded = LoadedMemory(budget=budget)
+    if not memory.loads_anything:
+        return loaded
+    summary = session.summary if session is not None and memory.load_summary_memory else None
+    profile = None
+    if memory.load_user_analysis_memory and memory.user_id is not None:
+        stored = await memory.storage.aget_profile(memory.user_id)
+        profile = stored.data if stored is not None else None
+    metadata = session.metadata if session is not None else None
+    loaded.context = render_context(summary=summary, profile=profile, metadata=metadata, max_tokens=budget)
+    if memory.load_full_session_memory and session is not None:
+        remaining = budget - (estimate_tokens(loaded.context) if loaded.context else 0)
+        turns = await read_turns(memory, remaining)
+        loaded.history, loaded.turns = flatten(turns), len(turns)
+    return loaded
+
+
+async def read_turns(memory: Memory, budget: int) -> list[list[ModelMessage]]:
+    """The newest whole user turns that fit `budget`, at most `num_last_messages` of them.
+
+    Turns are decoded newest first and only until the budget is full. Without
+    `num_last_messages` the read starts small and grows only while the budget still has room,
+    so a long session is never read (or decoded) whole.
+    """
+    limit = memory.num_last_messages
+    # start from the size of the last window: one read per run once the budget is full
+    want = limit or max(FIRST_READ_TURNS, memory.window_hint + 4)
+    decoded: dict[int, list[ModelMessage]] = {}  # first seq of a turn -> the turn as it may be sent
+    while True:
+        stored = await memory.storage.aread_messages(memory.session_id, last_turns=want)
+        groups = _group_turns(stored)
+        kept: list[list[ModelMessage]] = []
+        used, full = 0, False
+        for group in reversed(groups):
+            turn = decoded.get(group[0].seq)
+            if turn is None:
+                turn = decoded[group[0].seq] = clean_turn(
+                    [memory.decoded.get(item) for item in group], feed_tool_call_results=memory.feed_tool_call_results
+                )
+            cost = messages_tokens(turn)
+            if used + cost > budget:
+                full = True
+                break
+            kept.append(turn)
+            used += cost
+        kept.reverse()
+        if limit is not None or full or len(groups) < want:
+            memory.window_hint = len(kept)
+            return kept
+        per_turn = max(1, used // max(1, len(groups)))
+        want = max(want * 2, (len(groups) + (budget - used) // per_turn) * 5 // 4 + 1)
+
+
+def _group_turns(stored: list[StoredMessage]) -> list[list[StoredMessage]]:
+    """Stored messages grouped by user turn (using the stored turn-start flag, no decoding)."""
+    groups: list[list[StoredMessage]] = []
+    for item in stored:
+        if item.turn_start:
+            groups.append([item])
+        elif groups:
+            groups[-1].append(item)
+    return groups

@@ -1,0 +1,277 @@
+"""`Memory`: what an agent remembers, configured by save flags (what is stored) and load flags
+(what reaches the model). Public methods each have an `_async` twin holding the logic."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic_ai.messages import ModelMessage
+from pydantic_ai.models import Model
+
+from memwise.errors import InvalidInputError
+from memwise.memory._sync import sync_twin
+from memwise.memory.cache import DecodedMessages
+from memwise.memory.errors import SessionAccessError
+from memwise.memory.profile import ProfileLimits, UserMemoryMode, check_schema
+from memwise.memory.retry import retry_on_conflict
+from memwise.memory.summary import SummaryLimits
+from memwise.storage.records import Run, Session, UserProfile
+
+logger = logging.getLogger("memwise.memory")
+
+_STORAGE_METHODS = ("aget_session", "acreate_session", "aappend_messages", "aread_messages", "aget_profile")
+
+
+class Memory:
+    """Persistent memory for an Agent: chat history, a running summary and a user profile.
+
+    Save flags (`full_session_memory`, `summary_memory`, `user_analysis_memory`) decide what is
+    stored; load flags (`load_*`, defaulting to their save flag) decide what is injected into the
+    next runs. See docs/memory.md for every parameter.
+    """
+
+    def __init__(
+        self,
+        storage: Any,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        full_session_memory: bool = False,
+        summary_memory: bool = False,
+        user_analysis_memory: bool = False,
+        load_full_session_memory: bool | None = None,
+        load_summary_memory: bool | None = None,
+        load_user_analysis_memory: bool | None = None,
+        user_profile_schema: type[BaseModel] | None = None,
+        dynamic_user_profile: bool = False,
+        num_last_messages: int | None = None,
+        model: Model | str | None = None,
+        debug: bool = False,
+        debug_level: int = 1,
+        feed_tool_call_results: bool = False,
+        user_memory_mode: UserMemoryMode = "update",
+        *,
+        max_context_tokens: int | None = None,
+        summary_max_tokens: int = 400,
+        summary_input_tokens: int = 1_500,
+        profile_input_tokens: int = 1_000,
+        agent_id: str | None = None,
+    ) -> None:
+        missing = [name for name in _STORAGE_METHODS if not callable(getattr(storage, name, None))]
+        if missing:
+            raise InvalidInputError(
+                f"storage must be a memwise Storage (e.g. SqliteStorage(db_file=...)), got {type(storage).__name__}"
+            )
+        self.storage = storage
+        self.session_id = _opt_str(session_id, "session_id") or str(uuid.uuid4())
+        self.user_id = _opt_str(user_id, "user_id")
+        self.agent_id = _opt_str(agent_id, "agent_id")
+        self.full_session_memory = _flag(full_session_memory, "full_session_memory")
+        self.summary_memory = _flag(summary_memory, "summary_memory")
+        self.user_analysis_memory = _flag(user_analysis_memory, "user_analysis_memory")
+        self.load_full_session_memory = _load_flag(load_full_session_memory, self.full_session_memory, "load_full_session_memory")
+        self.load_summary_memory = _load_flag(load_summary_memory, self.summary_memory, "load_summary_memory")
+        self.load_user_analysis_memory = _load_flag(
+            load_user_analysis_memory, self.user_analysis_memory, "load_user_analysis_memory"
+        )
+        self.user_profile_schema = check_schema(user_profile_schema)
+        self.dynamic_user_profile = _flag(dynamic_user_profile, "dynamic_user_profile")
+        if self.dynamic_user_profile and self.user_profile_schema is not None:
+            raise InvalidInputError("pass either user_profile_schema or dynamic_user_profile=True, not both")
+        if (self.user_analysis_memory or self.load_user_analysis_memory) and self.user_id is None:
+            raise InvalidInputError("user_analysis_memory / load_user_analysis_memory need a user_id")
+        self.num_last_messages = _opt_count(num_last_messages, "num_last_messages")
+        self.max_context_tokens = _opt_count(max_context_tokens, "max_context_tokens")
+        self.feed_tool_call_results = _flag(feed_tool_call_results, "feed_tool_call_results")
+        if user_memory_mode not in ("update", "replace"):
+            raise InvalidInputError(f"user_memory_mode must be 'update' or 'replace', got {user_memory_mode!r}")
+        self.user_memory_mode: UserMemoryMode = user_memory_mode
+        self.summary_limits = SummaryLimits(
+            _min_tokens(summary_max_tokens, "summary_max_tokens"), _min_tokens(summary_input_tokens, "summary_input_tokens")
+        )
+        self.profile_limits = ProfileLimits(_min_tokens(profile_input_tokens, "profile_input_tokens"))
+        self.debug = _flag(debug, "debug")
+        self.debug_level = debug_level
+        if self.debug:
+            _enable_debug_logging()
+        self.decoded = DecodedMessages()
+        self.window_hint = 0  # turns the last history window held (sizes the next read)
+        self.model: Model | None = None
+        if model is not None:
+            from memwise.models import resolve_model
+
+            self.model = resolve_model(model)
+
+    # ------------------------------------------------------------------ flags
+    @property
+    def saves_anything(self) -> bool:
+        return self.full_session_memory or self.summary_memory or self.user_analysis_memory
+
+    @property
+    def loads_anything(self) -> bool:
+        return self.load_full_session_memory or self.load_summary_memory or self.load_user_analysis_memory
+
+    @property
+    def needs_model(self) -> bool:
+        """Summaries and trait extraction call an LLM; history alone does not."""
+        return self.summary_memory or self.user_analysis_memory
+
+    def log(self, message: str, *args: Any, level: int = 1) -> None:
+        """Debug output (`debug=True`); level-2 messages need `debug_level=2`."""
+        if self.debug and level <= self.debug_level:
+            logger.info(message, *args)
+
+    # ------------------------------------------------------------------ sessions
+    def check_owner(self, session: Session | None) -> Session | None:
+        """Refuse a session owned by another user (a guessed id must not leak history)."""
+        if session is not None and session.user_id is not None and session.user_id != self.user_id:
+            raise SessionAccessError(f"session {session.session_id!r} belongs to another user")
+        return session
+
+    async def get_session_async(self) -> Session | None:
+        """This memory's session record (summary, metadata, usage), or None before the first save."""
+        return self.check_owner(await self.storage.aget_session(self.session_id))
+
+    async def find_session_async(self, session_id: str) -> Session | None:
+        """Another session of this memory's user, or None."""
+        return self.check_owner(await self.storage.aget_session(session_id))
+
+    async def get_messages_async(self, *, last_turns: int | None = None) -> list[ModelMessage]:
+        """The stored messages of this session (the last `last_turns` user turns, or all)."""
+        if await self.get_session_async() is None:
+            return []
+        stored = await self.storage.aread_messages(self.session_id, last_turns=last_turns)
+        return [item.message for item in stored]
+
+    async def list_sessions_async(self, user_id: str | None = None, *, limit: int = 50) -> list[Session]:
+        """Sessions of `user_id` (default: this memory's user), most recently updated first."""
+        page = await self.storage.alist_sessions(user_id=user_id or self.user_id, limit=limit)
+        return list(page.items)
+
+    async def delete_session_async(self, session_id: str | None = None) -> bool:
+        """Delete a session (default: this one) with its messages and runs."""
+        target = session_id or self.session_id
+        self.check_owner(await self.storage.aget_session(target))
+        return await self.storage.adelete_session(target)
+
+    async def get_metadata_async(self) -> dict[str, Any]:
+        session = await self.get_session_async()
+        return dict(session.metadata) if session else {}
+
+    async def set_metadata_async(self, metadata: dict[str, Any], *, replace: bool = False) -> dict[str, Any]:
+        """Merge `metadata` into the session's metadata (or replace it); returns the result.
+        Metadata is injected into the instructions of runs whenever any load flag is on."""
+        if not isinstance(metadata, dict):
+            raise InvalidInputError(f"metadata must be a dict, got {type(metadata).__name__}")
+        await self.ensure_session()
+
+        async def attempt() -> dict[str, Any]:
+            session = self.check_owner(await self.storage.aget_session(self.session_id))
+            merged = dict(metadata) if replace else {**session.metadata, **metadata}
+            updated = await self.storage.aupdate_session(
+                self.session_id, expected_version=session.version, metadata=merged
+            )
+            return dict(updated.metadata)
+
+        return await retry_on_conflict(attempt, what=f"metadata of session {self.session_id!r}")
+
+    async def ensure_session(self) -> Session:
+        """Create this memory's session on first use (owned by `user_id`)."""
+        session = await self.storage.aget_session(self.session_id)
+        if session is None:
+            from memwise.errors import AlreadyExistsError
+
+            try:
+                session = await self.storage.acreate_session(
+                    self.session_id, user_id=self.user_id, agent_id=self.agent_id, exist_ok=True
+                )
+            except AlreadyExistsError as exc:
+                raise SessionAccessError(str(exc)) from exc
+        return self.check_owner(session)
+
+    # ------------------------------------------------------------------ users and runs
+    async def get_user_profile_async(self, user_id: str | None = None) -> UserProfile | None:
+        """The stored profile (`.data`, and `.provenance[field]` = run and time that set it)."""
+        uid = user_id or self.user_id
+        if uid is None:
+            raise InvalidInputError("get_user_profile needs a user_id (none given, none configured)")
+        return await self.storage.aget_profile(uid)
+
+    async def forget_user_async(self, user_id: str | None = None) -> dict[str, int]:
+        """Delete every session, message, run and the profile of a user; returns the counts."""
+        uid = user_id or self.user_id
+        if uid is None:
+            raise InvalidInputError("forget_user needs a user_id (none given, none configured)")
+        return await self.storage.aforget_user(uid)
+
+    async def load_run_async(self, run_id: str) -> Run | None:
+        """A run record of this session (status, usage, error), or None."""
+        run = await self.storage.aget_run(run_id)
+        return run if run is not None and run.session_id == self.session_id else None
+
+    get_session = sync_twin(get_session_async)
+    find_session = sync_twin(find_session_async)
+    get_messages = sync_twin(get_messages_async)
+    list_sessions = sync_twin(list_sessions_async)
+    delete_session = sync_twin(delete_session_async)
+    get_metadata = sync_twin(get_metadata_async)
+    set_metadata = sync_twin(set_metadata_async)
+    get_user_profile = sync_twin(get_user_profile_async)
+    forget_user = sync_twin(forget_user_async)
+    load_run = sync_twin(load_run_async)
+
+    def __repr__(self) -> str:
+        flags = [
+            name
+            for name in ("full_session_memory", "summary_memory", "user_analysis_memory")
+            if getattr(self, name)
+        ]
+        return f"Memory(session_id={self.session_id!r}, user_id={self.user_id!r}, saves={flags})"
+
+
+def _flag(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidInputError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def _load_flag(value: Any, default: bool, name: str) -> bool:
+    return default if value is None else _flag(value, name)
+
+
+def _opt_str(value: Any, name: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInputError(f"{name} must be a non-empty string, got {value!r}")
+    return value
+
+
+def _opt_count(value: Any, name: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidInputError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def _min_tokens(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 16:
+        raise InvalidInputError(f"{name} must be an integer >= 16 (tokens), got {value!r}")
+    return value
+
+
+_debug_handler: logging.Handler | None = None
+
+
+def _enable_debug_logging() -> None:
+    """Make `debug=True` visible without logging setup (once per process)."""
+    global _debug_handler
+    if _debug_handler is None and not logger.handlers:
+        _debug_handler = logging.StreamHandler()
+        _debug_handler.setFormatter(logging.Formatter("[memwise] %(message)s"))
+        logger.addHandler(_debug_handler)
+    if logger.level == logging.NOTSET or logger.level > logging.INFO:
+        logger.setLevel(logging.INFO)

@@ -1,0 +1,214 @@
+"""User profiles: the default trait schema, custom and dynamic schemas, and patch/replace merging
+with per-field provenance (which run set a field, and when)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic_ai.models import Model
+from pydantic_ai.usage import RunUsage
+
+from memwise.errors import InvalidInputError
+from memwise.memory import prompts
+from memwise.memory.budget import newest_texts_that_fit
+from memwise.memory.llm import ask
+
+UserMemoryMode = Literal["update", "replace"]
+#: A dynamic profile never grows past this many fields (new names beyond it are ignored).
+MAX_DYNAMIC_FIELDS = 40
+
+
+class UserTraits(BaseModel):
+    """The default trait schema."""
+
+    name: Optional[str] = Field(None, description="The user's name")
+    occupation: Optional[str] = Field(None, description="Job or role")
+    expertise: Optional[list[str]] = Field(None, description="Skills, languages, technologies")
+    interests: Optional[list[str]] = Field(None, description="Topics the user cares about")
+    preferences: Optional[list[str]] = Field(None, description="How the user likes things done")
+    goals: Optional[list[str]] = Field(None, description="What the user is trying to achieve")
+    location: Optional[str] = Field(None, description="Where the user lives or works")
+    communication_style: Optional[str] = Field(None, description="e.g. concise, detailed, formal")
+
+
+class Trait(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="snake_case field name; reuse an existing one when it fits")
+    value: Optional[str] = Field(None, description="short value, or null when unknown")
+
+
+class DynamicTraits(BaseModel):
+    """Output of dynamic extraction: name/value pairs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    traits: list[Trait] = Field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileLimits:
+    """`max_input_tokens` caps the recent user text trait extraction reads."""
+
+    max_input_tokens: int = 1_000
+
+
+def check_schema(schema: Any) -> type[BaseModel] | None:
+    if schema is None or (isinstance(schema, type) and issubclass(schema, BaseModel)):
+        return schema
+    raise InvalidInputError(f"user_profile_schema must be a pydantic BaseModel subclass, got {schema!r}")
+
+
+@lru_cache(maxsize=64)
+def partial_model(schema: type[BaseModel]) -> type[BaseModel]:
+    """The schema with every field optional, so a model may report only what it found."""
+    fields: dict[str, Any] = {
+        name: (Optional[info.annotation], Field(None, description=info.description))  # noqa: UP007
+        for name, info in schema.model_fields.items()
+    }
+    # extra="forbid" puts additionalProperties: false in the schema, so schema-constrained
+    # decoders (the local model) cannot answer with anything but these fields
+    return create_model(
+        f"Partial{schema.__name__}", __doc__=schema.__doc__, __config__=ConfigDict(extra="forbid"), **fields
+    )
+
+
+def is_empty(value: Any) -> bool:
+    """None, blank text or an empty collection: such a value never erases a known one."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip() or value.strip().lower() in ("null", "none", "unknown", "n/a")
+    if isinstance(value, (list, tuple, set, dict)):
+        return all(is_empty(v) for v in (value.values() if isinstance(value, dict) else value))
+    return False
+
+
+def normalize_key(name: str) -> str:
+    """snake_case form of a field name ('Favorite Language' -> 'favorite_language')."""
+    key = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name.strip())
+    return re.sub(r"[^0-9a-zA-Z]+", "_", key).strip("_").lower()
+
+
+def _stem(key: str) -> str:
+    return "_".join(part[:-1] if part.endswith("s") and len(part) > 3 else part for part in key.split("_"))
+
+
+def canonical_key(name: str, existing: Iterable[str]) -> str:
+    """Reuse an existing field name when `name` is the same up to case, spacing or plural."""
+    key = normalize_key(name)
+    by_stem = {_stem(normalize_key(k)): k for k in existing}
+    return by_stem.get(_stem(key), key)
+
+
+def _merge_value(old: Any, new: Any) -> Any:
+    """Patch one value: lists gain new items (case-insensitive), anything else is replaced."""
+    if isinstance(old, list) and isinstance(new, list):
+        seen = {json.dumps(v, sort_keys=True, default=str).lower() for v in old}
+        added = [v for v in new if json.dumps(v, sort_keys=True, default=str).lower() not in seen and not is_empty(v)]
+        return old + added
+    return new
+
+
+def merge_profile(
+    data: Mapping[str, Any],
+    provenance: Mapping[str, Mapping[str, Any]],
+    found: Mapping[str, Any],
+    *,
+    mode: UserMemoryMode,
+    run_id: str | None,
+    now: float,
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """Merge what a run found into a profile; returns (data, provenance).
+
+    "update" patches: empty values are ignored, lists are extended, other values replaced.
+    "replace" makes the non-empty findings the whole profile. A field whose value changes records
+    this run and time; unchanged fields keep their provenance.
+    """
+    stamp = {"run_id": run_id, "updated_at": now}
+    if mode == "replace":
+        new_data = {k: v for k, v in found.items() if not is_empty(v)}
+    else:
+        new_data = dict(data)
+        for key, value in found.items():
+            if not is_empty(value):
+                new_data[key] = _merge_value(data.get(key), value)
+    new_prov = {
+        key: (dict(provenance[key]) if key in provenance and data.get(key) == value else dict(stamp))
+        for key, value in new_data.items()
+    }
+    return new_data, new_prov
+
+
+def cap_dynamic(found: Mapping[str, Any], existing: Sequence[str]) -> dict[str, Any]:
+    """Map found names onto existing ones and keep the dynamic profile within its field cap."""
+    room = MAX_DYNAMIC_FIELDS - len(existing)
+    result: dict[str, Any] = {}
+    for name, value in found.items():
+        key = canonical_key(name, existing)
+        if not key:
+            continue
+        if key not in existing and key not in result:
+            if room <= 0:
+                continue
+            room -= 1
+        result[key] = value
+    return result
+
+
+def render_profile(data: Mapping[str, Any]) -> str:
+    """Profile fields as '- field: value' lines (lists comma-joined)."""
+    lines = []
+    for key, value in data.items():
+        if is_empty(value):
+            continue
+        shown = ", ".join(map(str, value)) if isinstance(value, list) else value
+        if isinstance(shown, dict):
+            shown = json.dumps(shown, ensure_ascii=False, default=str)
+        lines.append(f"- {key}: {shown}")
+    return "\n".join(lines)
+
+
+def extraction_prompt(
+    data: Mapping[str, Any], texts: Sequence[str], limits: ProfileLimits, *, dynamic: bool
+) -> str:
+    """What trait extraction reads: the known profile and the newest user text within the cap."""
+    kept = newest_texts_that_fit(list(texts), limits.max_input_tokens)
+    names = prompts.FIELD_NAMES_LINE.format(names=", ".join(data) or "(none yet)") if dynamic else ""
+    return prompts.PROFILE_PROMPT.format(
+        profile=render_profile(data) or "(empty)",
+        field_names=names,
+        texts="\n".join(f"- {t}" for t in kept),
+    )
+
+
+async def extract_traits(
+    model: Model,
+    data: Mapping[str, Any],
+    texts: Sequence[str],
+    limits: ProfileLimits,
+    *,
+    schema: type[BaseModel] | None,
+    dynamic: bool,
+) -> tuple[dict[str, Any], RunUsage]:
+    """One LLM call; returns the fields found and its usage. Dynamic names are mapped onto the
+    stored ones (`cap_dynamic`) at merge time, against the profile as it is then."""
+    prompt = extraction_prompt(data, texts, limits, dynamic=dynamic)
+    if dynamic:
+        output, usage = await ask(
+            model, instructions=prompts.DYNAMIC_PROFILE_INSTRUCTIONS, prompt=prompt, output_type=DynamicTraits
+        )
+        return {t.name: t.value for t in output.traits}, usage
+    output, usage = await ask(
+        model,
+        instructions=prompts.PROFILE_INSTRUCTIONS,
+        prompt=prompt,
+        output_type=partial_model(schema or UserTraits),
+    )
+    return output.model_dump(mode="json", exclude_none=True), usage

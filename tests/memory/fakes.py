@@ -1,0 +1,187 @@
+"""A fake LLM that behaves like a model reading its prompt, and records every call.
+
+It answers from what it was sent (instructions + history), writes summaries by folding the new
+turns' facts into the previous summary, and extracts traits by reading the user's sentences. So
+tests can assert what was sent and what was stored, and a broken memory gives wrong answers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic_ai.messages import (
+    ModelMessage,
+    ModelRequest,
+    ModelResponse,
+    TextPart,
+    ToolCallPart,
+    ToolReturnPart,
+    UserPromptPart,
+)
+from pydantic_ai.models.function import AgentInfo, FunctionModel
+
+from memwise.memory.budget import estimate_tokens, part_text
+
+SUMMARY_MARK = "running summary"
+NAME = re.compile(r"\bmy name is (\w+)", re.I)
+ROLE = re.compile(r"\bI'?m an? (\w+) developer", re.I)
+PROJECT = re.compile(r"\bproject (\w+)", re.I)
+LIKE = re.compile(r"\bI like (\w+)", re.I)
+LIVE = re.compile(r"\bI live in (\w+)", re.I)
+
+
+def facts(text: str) -> list[str]:
+    """The facts a sentence states, as 'key=value' strings."""
+    found = []
+    for key, pattern in (("name", NAME), ("role", ROLE), ("project", PROJECT), ("likes", LIKE), ("lives", LIVE)):
+        found += [f"{key}={m}" for m in pattern.findall(text)]
+    return found
+
+
+@dataclass
+class Call:
+    kind: str  # "answer" | "summary" | "profile"
+    messages: list[ModelMessage]
+    instructions: str
+    info: AgentInfo
+
+    @property
+    def request(self) -> ModelRequest:
+        return self.messages[-1]
+
+    @property
+    def prompt(self) -> str:
+        """The newest user prompt text."""
+        return "\n".join(p.content for p in self.request.parts if isinstance(p, UserPromptPart))
+
+    @property
+    def user_prompts(self) -> list[str]:
+        return [p.content for m in self.messages for p in m.parts if isinstance(p, UserPromptPart)]
+
+    @property
+    def sent_text(self) -> str:
+        return "\n".join([self.instructions, *(part_text(p) for m in self.messages for p in m.parts)])
+
+    @property
+    def tokens(self) -> int:
+        return estimate_tokens(self.sent_text)
+
+
+@dataclass
+class ReadingModel:
+    """`model` is the pydantic-ai FunctionModel; `calls` every request it received."""
+
+    name: str = "reader"
+    trait_overrides: Callable[[str, AgentInfo], dict[str, Any] | None] | None = None
+    hook: Callable[[Call], Any] | None = None
+    summary_fn: Callable[[str], str] | None = None
+    calls: list[Call] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.model = FunctionModel(self._respond, stream_function=self._stream, model_name=self.name)
+
+    def of(self, kind: str) -> list[Call]:
+        return [c for c in self.calls if c.kind == kind]
+
+    # ------------------------------------------------------------------ dispatch
+    def _record(self, messages: list[ModelMessage], info: AgentInfo) -> Call:
+        instructions = info.instructions or ""
+        kind = "summary" if SUMMARY_MARK in instructions else "profile" if info.output_tools and "traits" in instructions else "answer"
+        call = Call(kind, list(messages), instructions, info)
+        self.calls.append(call)
+        if self.hook is not None:
+            self.hook(call)
+        return call
+
+    def _respond(self, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        call = self._record(messages, info)
+        if call.kind == "summary":
+            return ModelResponse(parts=[TextPart((self.summary_fn or self.summarize)(call.prompt))])
+        if call.kind == "profile":
+            tool = info.output_tools[0]
+            return ModelResponse(parts=[ToolCallPart(tool.name, self.traits(call.prompt, info))])
+        return self.answer(call)
+
+    async def _stream(self, messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[str]:
+        response = self._respond(messages, info)
+        text = "".join(p.content for p in response.parts if isinstance(p, TextPart))
+        for word in re.findall(r"\S+\s*", text):
+            yield word
+
+    # ------------------------------------------------------------------ behaviours
+    @staticmethod
+    def summarize(prompt: str) -> str:
+        """Previous summary's facts plus the facts of the new turns (a model that never forgets)."""
+        previous, _, turns = prompt.partition("New conversation turns:")
+        known = re.findall(r"\w+=\w+", previous)
+        for line in turns.splitlines():
+            if line.startswith("User:"):
+                known += [f for f in facts(line) if f not in known]
+        return "Facts: " + "; ".join(known) if known else "Facts: none"
+
+    def traits(self, prompt: str, info: AgentInfo) -> dict[str, Any]:
+        if self.trait_overrides is not None:
+            override = self.trait_overrides(prompt, info)
+            if override is not None:
+                return override
+        _, _, recent = prompt.partition("Recent messages from the user:")
+        found = dict(f.split("=", 1) for f in facts(recent))
+        schema = info.output_tools[0].parameters_json_schema
+        fields = set(schema.get("properties", {}))
+        if "traits" in fields:  # dynamic profile
+            return {"traits": [{"name": k, "value": v} for k, v in found.items()]}
+        out: dict[str, Any] = {}
+        if "name" in fields and "name" in found:
+            out["name"] = found["name"]
+        if "expertise" in fields and "role" in found:
+            out["expertise"] = [found["role"]]
+        if "interests" in fields and "likes" in found:
+            out["interests"] = [found["likes"]]
+        if "location" in fields and "lives" in found:
+            out["location"] = found["lives"]
+        return out
+
+    def answer(self, call: Call) -> ModelResponse:
+        """Tool use when asked about weather; otherwise the facts it can read in what it was sent."""
+        last = call.request
+        returned = [p.content for p in last.parts if isinstance(p, ToolReturnPart)]
+        if returned:
+            return ModelResponse(parts=[TextPart(f"The weather is {returned[0]}.")])
+        if call.info.function_tools and "weather" in call.prompt.lower():
+            return ModelResponse(parts=[TextPart("Let me check."), ToolCallPart("get_weather", {"city": "Paris"})])
+        context = "\n".join([call.instructions, *call.user_prompts[:-1]])
+        profile = {f"{k}={v}" for k, v in re.findall(r"^- (\w+): (.+)$", call.instructions, re.M)}
+        known = sorted(set(facts(context)) | set(re.findall(r"\w+=\w+", call.instructions)) | profile)
+        return ModelResponse(parts=[TextPart("I know: " + ", ".join(known) if known else "I know nothing yet.")])
+
+
+def dump(messages: list[ModelMessage]) -> str:
+    """All stored text, for 'was X ever stored' assertions."""
+    from pydantic_ai.messages import ModelMessagesTypeAdapter
+
+    return json.dumps(ModelMessagesTypeAdapter.dump_python(messages, mode="json"))
+
+
+def text_turn(text: str, answer: str = "ok") -> list[ModelMessage]:
+    return [ModelRequest(parts=[UserPromptPart(text)]), ModelResponse(parts=[TextPart(answer)])]
+
+
+def tool_turn(text: str, call_id: str, *, aside: str = "Let me check.") -> list[ModelMessage]:
+    """A user turn with a tool round trip: two model responses, the first with text beside the call."""
+    return [
+        ModelRequest(parts=[UserPromptPart(text)]),
+        ModelResponse(parts=[TextPart(aside), ToolCallPart("lookup", {"q": text}, tool_call_id=call_id)]),
+        ModelRequest(parts=[ToolReturnPart("lookup", f"result for {text}", tool_call_id=call_id)]),
+        ModelResponse(parts=[TextPart(f"answer to {text}")]),
+    ]
+
+
+def tool_ids(messages: list[ModelMessage]) -> tuple[set[str], set[str]]:
+    """(ids of tool calls, ids of tool results) in `messages`."""
+    calls = {p.tool_call_id for m in messages for p in m.parts if isinstance(p, ToolCallPart)}
+    results = {p.tool_call_id for m in messages for p in m.parts if isinstance(p, ToolReturnPart)}
+    return calls, results

@@ -1,0 +1,98 @@
+"""Semantic 6: user analysis — default schema, custom schema, dynamic profile that reuses field
+names, update = patch, replace = replace, per-field provenance, bounded input."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from pydantic import BaseModel
+
+from memwise import Agent, Memory
+from memwise.memory.profile import UserTraits
+from tests.memory.fakes import ReadingModel
+
+
+def agent_for(storage, reader: ReadingModel, **flags) -> tuple[Agent, Memory]:
+    memory = Memory(storage, session_id="s1", user_id="u1", user_analysis_memory=True, **flags)
+    return Agent(reader.model, memory=memory), memory
+
+
+def test_semantic6_default_schema(storage, reader) -> None:
+    agent, memory = agent_for(storage, reader)
+    agent.do("My name is Alice and I'm a Python developer")
+    call = reader.of("profile")[0]
+    assert set(call.info.output_tools[0].parameters_json_schema["properties"]) == set(UserTraits.model_fields)
+    profile = memory.get_user_profile()
+    assert profile.data == {"name": "Alice", "expertise": ["Python"]}
+    answer = agent.do("Who am I?")
+    assert "name=Alice" in answer and "expertise=Python" in answer
+
+
+def test_semantic6_custom_schema(storage) -> None:
+    class TeamProfile(BaseModel):
+        team: str  # required in the user's schema: extraction may still leave it out
+        favourite_topic: Optional[str] = None
+
+    def custom(prompt, info):
+        fields = set(info.output_tools[0].parameters_json_schema["properties"])
+        assert fields == {"team", "favourite_topic"}
+        return {"favourite_topic": "chess"} if "chess" in prompt else {}
+
+    reader = ReadingModel(trait_overrides=custom)
+    agent, memory = agent_for(storage, reader, user_profile_schema=TeamProfile)
+    agent.do("I like chess")
+    agent.do("Nothing new here")
+    assert memory.get_user_profile().data == {"favourite_topic": "chess"}
+
+
+def test_semantic6_dynamic_profile_reuses_field_names(storage) -> None:
+    names = iter(["Favorite Language", "favoriteLanguages", "favorite_language"])
+
+    def drifting(prompt, info):  # a model that words the same trait differently each run
+        return {"traits": [{"name": next(names), "value": "Python"}, {"name": "pet", "value": None}]}
+
+    reader = ReadingModel(trait_overrides=drifting)
+    agent, memory = agent_for(storage, reader, dynamic_user_profile=True)
+    for text in ("I code in Python", "Python again", "Still Python"):
+        agent.do(text)
+    assert memory.get_user_profile().data == {"favorite_language": "Python"}
+    second_prompt = reader.of("profile")[1].prompt
+    assert "Existing field names (reuse them): favorite_language" in second_prompt
+
+
+def test_semantic6_update_is_a_patch_with_provenance(storage) -> None:
+    replies = iter([
+        {"name": "Alice", "expertise": ["Python"]},
+        {"name": None, "expertise": [], "location": ""},  # empty values must not erase anything
+        {"location": "Paris", "expertise": ["Rust"]},
+    ])
+    reader = ReadingModel(trait_overrides=lambda prompt, info: next(replies))
+    agent, memory = agent_for(storage, reader)
+    runs = [agent.do(text, return_output=True).run_id for text in ("one", "two", "three")]
+    profile = memory.get_user_profile()
+    assert profile.data == {"name": "Alice", "expertise": ["Python", "Rust"], "location": "Paris"}
+    assert profile.provenance["name"]["run_id"] == runs[0]
+    assert profile.provenance["expertise"]["run_id"] == runs[2]
+    assert profile.provenance["location"]["run_id"] == runs[2]
+    assert profile.provenance["name"]["updated_at"] < profile.provenance["location"]["updated_at"]
+
+
+def test_semantic6_replace_mode_replaces(storage) -> None:
+    replies = iter([{"name": "Alice", "location": "Oslo"}, {"location": "Paris"}])
+    reader = ReadingModel(trait_overrides=lambda prompt, info: next(replies))
+    agent, memory = agent_for(storage, reader, user_memory_mode="replace")
+    agent.do("one")
+    last = agent.do("two", return_output=True)
+    profile = memory.get_user_profile()
+    assert profile.data == {"location": "Paris"}
+    assert profile.provenance == {"location": {"run_id": last.run_id, "updated_at": profile.provenance["location"]["updated_at"]}}
+
+
+def test_semantic6_extraction_reads_bounded_recent_user_text(storage, reader) -> None:
+    agent, memory = agent_for(storage, reader, full_session_memory=True, profile_input_tokens=300)
+    for i in range(30):
+        agent.do(f"message number {i}: " + "blah " * 400)
+    prompts = [c.prompt for c in reader.of("profile")]
+    assert "message number 29" in prompts[-1]
+    assert all(f"message number {i}:" not in prompts[-1] for i in range(29))  # no earlier prompt
+    assert max(len(p) for p in prompts) < 300 * 4 + 300  # capped: a 2,000-character message is cut
