@@ -1,0 +1,1 @@
+"""memwise benchmarks: `python -m bench --help` (see bench/README.md)."""

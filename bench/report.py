@@ -1,0 +1,268 @@
+"""Targets, the Markdown table and the plot, from the sections' rows (never from fixed numbers)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bench.common import Mode, Section, fmt_us, fmt_x
+
+TARGET_TEXT = {
+    "flat": "Overhead flat in session length: turn-5,000 p50 within 1.5x of turn-10",
+    "floor": "SQLite overhead within 3x of the bare sqlite3 floor (same run)",
+    "peers": "At 1,000 turns: ≥ 20x lower per-turn overhead than Upsonic, and lower than Agno",
+    "tokens": "Memory's LLM tokens per turn flat: turn 1,000 within 1.5x of turn 20",
+    "concurrency": "100 async sessions: ≥ 80% of the bare driver's async throughput, 0 lost messages",
+}
+
+
+def _rows(sections: dict[str, Section], name: str) -> list[dict[str, Any]]:
+    section = sections.get(name)
+    return section.rows if section else []
+
+
+def targets(sections: dict[str, Section], mode: Mode) -> list[dict[str, str]]:
+    """One entry per (target, subject): measured value and PASS / FAIL / n/a."""
+    out: list[dict[str, str]] = []
+
+    def add(key: str, subject: str, measured: str, verdict: str) -> None:
+        out.append({"target": TARGET_TEXT[key], "subject": subject, "measured": measured, "verdict": verdict})
+
+    # 1. flat overhead per backend
+    overhead = _rows(sections, "overhead")
+    backends = dict.fromkeys(r["backend"] for r in overhead)
+    for backend in backends or ["(no backend measured)"]:
+        by_len = {r["length"]: r for r in overhead if r["backend"] == backend}
+        if 10 in by_len and 5000 in by_len:
+            ratio = by_len[5000]["overhead_p50_us"] / by_len[10]["overhead_p50_us"]
+            add("flat", backend, f"{fmt_us(by_len[5000]['overhead_p50_us'])} / {fmt_us(by_len[10]['overhead_p50_us'])} = {fmt_x(ratio)}",
+                "PASS" if ratio <= 1.5 else "FAIL")
+        else:
+            have = ", ".join(str(L) for L in sorted(by_len)) or "none"
+            add("flat", backend, f"not measured at both 10 and 5,000 (lengths measured: {have})", "n/a")
+    # 2. SQLite vs floor
+    sqlite = [r for r in overhead if r.get("key") == "sqlite"]
+    if sqlite:
+        worst = max(sqlite, key=lambda r: r["ratio_to_floor"])
+        detail = ", ".join(f"{r['length']}: {fmt_x(r['ratio_to_floor'])}" for r in sqlite)
+        add("floor", "SQLite, every length", f"worst {fmt_x(worst['ratio_to_floor'])} at {worst['length']} turns ({detail})",
+            "PASS" if worst["ratio_to_floor"] <= 3 else "FAIL")
+    else:
+        add("floor", "SQLite", "not measured", "n/a")
+    # 3. peers at 1,000
+    peers = _rows(sections, "peers")
+    mine = next((r for r in peers if r["key"] == "memwise" and r["length"] == 1000 and "overhead_p50_us" in r), None)
+    for key, label, factor in (("upsonic", "Upsonic", 20.0), ("agno", "Agno", 1.0)):
+        theirs = [r for r in peers if r["key"] == key]
+        at = next((r for r in theirs if r["length"] == 1000 and "overhead_p50_us" in r), None)
+        want = f"≥ {factor:.0f}x" if factor > 1 else "> 1x"
+        if 1000 not in mode.peer_lengths:
+            add("peers", f"vs {label}", "not run: peers go to 1,000 turns only in the full mode", "n/a")
+        elif mine is None:
+            add("peers", f"vs {label}", "memwise did not reach 1,000 turns in the peers workload", "n/a")
+        elif at is not None:
+            ratio = at["overhead_p50_us"] / mine["overhead_p50_us"]
+            add("peers", f"vs {label}", f"{label} {fmt_us(at['overhead_p50_us'])} / memwise {fmt_us(mine['overhead_p50_us'])} = {fmt_x(ratio)} (want {want})",
+                "PASS" if ratio >= factor and ratio > 1 else "FAIL")
+        else:
+            measured = [r for r in theirs if "overhead_p50_us" in r]
+            reached = max((r.get("reached", 0) for r in theirs), default=0)
+            if measured:
+                best = max(measured, key=lambda r: r["length"])
+                ratio = best["overhead_p50_us"] / mine["overhead_p50_us"]
+                grows = all(a["overhead_p50_us"] <= b["overhead_p50_us"] for a, b in zip(measured, measured[1:]))
+                text = (f"{label} reached only {reached} turns in its time budget; at {best['length']} turns its overhead "
+                        f"is {fmt_us(best['overhead_p50_us'])} = {fmt_x(ratio)} memwise's at 1,000"
+                        + (" (and grows with length: a lower bound)" if grows else ""))
+                add("peers", f"vs {label}", text, "PASS (lower bound)" if grows and ratio >= factor and ratio > 1 else "n/a")
+            else:
+                add("peers", f"vs {label}", f"{label} produced no measurement ({reached} turns)", "n/a")
+    # 4. tokens flat
+    tokens = {r["turn"]: r for r in _rows(sections, "tokens")}
+    if 20 in tokens and 1000 in tokens:
+        ratio = tokens[1000]["tokens_per_turn"] / tokens[20]["tokens_per_turn"]
+        add("tokens", "summary + user analysis", f"{tokens[1000]['tokens_per_turn']:,.0f} / {tokens[20]['tokens_per_turn']:,.0f} = {fmt_x(ratio)}",
+            "PASS" if ratio <= 1.5 else "FAIL")
+    elif 20 in tokens and len(tokens) > 1:
+        last = max(tokens)
+        ratio = tokens[last]["tokens_per_turn"] / tokens[20]["tokens_per_turn"]
+        add("tokens", "summary + user analysis", f"turn {last} (1,000 not run in this mode): {fmt_x(ratio)} of turn 20", "n/a")
+    else:
+        add("tokens", "summary + user analysis", "not measured", "n/a")
+    # 5. concurrency
+    conc = _rows(sections, "concurrency")
+    for backend in dict.fromkeys(r["backend"] for r in conc) or ["PostgreSQL / Redis"]:
+        row = next((r for r in conc if r["backend"] == backend and r["sessions"] == 100), None)
+        if row is None:
+            add("concurrency", backend, "not measured", "n/a")
+            continue
+        ok = row["ratio_to_floor"] >= 0.8 and row["lost_messages"] == 0 and row["errors"] == 0
+        ceiling = row["agent_without_memory_turns_per_s"] / row["floor_turns_per_s"]
+        extra = (f"; the agent without memory reaches only {ceiling:.0%} of the driver" if ceiling < 0.8 else "")
+        if "storage_ratio_to_floor" in row:
+            extra += f"; memwise's storage API alone: {row['storage_ratio_to_floor']:.0%}, lost {row['storage_lost']}"
+        add("concurrency", f"{backend}, agent turns",
+            f"{row['turns_per_s']:,.0f} vs {row['floor_turns_per_s']:,.0f} turns/s = {row['ratio_to_floor']:.0%}; "
+            f"lost {row['lost_messages']}, errors {row['errors']}{extra}", "PASS" if ok else "FAIL")
+    return out
+
+
+def markdown(
+    sections: dict[str, Section], mode: Mode, facts: dict[str, Any], plot: str | None, argv: str, merged: list[str] = ()
+) -> str:
+    lines: list[str] = []
+    w = lines.append
+    w("# memwise benchmark results")
+    w("")
+    w(f"- Date: {facts.get('date')}; mode: {'--quick' if mode.quick else 'full'}; command: `{argv}`")
+    w(f"- Machine: {facts.get('cpu', '?')}, {facts.get('cpu_count')} cores, {facts.get('memory_gib', '?')} GiB, "
+      f"{facts.get('platform')}, Python {facts.get('python')}; git {facts.get('git', '?')}")
+    w(f"- Load average at start / end: {facts.get('load_average')} / {facts.get('load_average_end')}"
+      " (the machine was shared with other jobs when this is well above the core count: numbers are noisy)")
+    w(f"- Versions: {', '.join(f'{k} {v}' for k, v in facts.get('versions', {}).items())}")
+    if merged:
+        w(f"- Sections kept from earlier runs (not re-run by this command): {', '.join(merged)}")
+    w("- All model calls are fake (pydantic-ai FunctionModel, or a loopback fake OpenAI server for the peers): "
+      "what is measured is memory, not an LLM.")
+    w("")
+    w("## Targets (issue 7)")
+    w("")
+    w("| target | subject | measured | verdict |")
+    w("|---|---|---|---|")
+    for t in targets(sections, mode):
+        w(f"| {t['target']} | {t['subject']} | {t['measured']} | **{t['verdict']}** |")
+    w("")
+    if plot:
+        w(f"![per-turn cost against session length]({plot})")
+        w("")
+
+    sec = sections.get("overhead")
+    if sec:
+        w("## 1. Per-turn memory overhead (load context + persist the turn)")
+        w("")
+        _notes(w, sec)
+        if sec.rows:
+            w("| backend | turns | overhead p50 | overhead p95 | turn with memory p50 | turn w/o memory p50 | floor p50 | floor p95 | overhead / floor |")
+            w("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+            for r in sec.rows:
+                w(f"| {r['backend']} | {r['length']:,} | {fmt_us(r['overhead_p50_us'])} | {fmt_us(r['overhead_p95_us'])} | "
+                  f"{fmt_us(r['turn_with_memory_p50_us'])} | {fmt_us(r['turn_without_memory_p50_us'])} | "
+                  f"{fmt_us(r['floor_p50_us'])} | {fmt_us(r['floor_p95_us'])} | {fmt_x(r['ratio_to_floor'])} |")
+            floors = dict.fromkeys(f"{r['backend']}: {r['floor']}" for r in sec.rows)
+            w("")
+            w("Floors (append one turn in one write + read the last 20 messages, decode JSON): " + "; ".join(floors) + ".")
+        _unavailable(w, sec)
+
+    sec = sections.get("tokens")
+    if sec:
+        w("## 2. Tokens sent to memory's own LLM calls per turn")
+        w("")
+        _notes(w, sec)
+        if sec.rows:
+            w("| turn | tokens / turn (counted) | largest call | memory calls / turn | pydantic-ai input tokens / turn |")
+            w("|---:|---:|---:|---:|---:|")
+            for r in sec.rows:
+                w(f"| {r['turn']:,} | {r['tokens_per_turn']:,.0f} | {r['max_call_tokens']:,} | {r['calls_per_turn']:.1f} | {r['pydantic_ai_tokens_per_turn']:,.0f} |")
+        _unavailable(w, sec)
+
+    sec = sections.get("concurrency")
+    if sec:
+        w("## 3. Concurrent sessions through the async API")
+        w("")
+        _notes(w, sec)
+        if sec.rows:
+            w("| backend | sessions | turns | memwise agent turns/s | lost messages | errors | agent w/o memory turns/s | "
+              "memwise storage API alone turns/s | bare async driver turns/s | agent / driver | storage API / driver |")
+            w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+            for r in sec.rows:
+                storage = f"{r['storage_turns_per_s']:,.1f}" if "storage_turns_per_s" in r else "n/a"
+                sratio = f"{r['storage_ratio_to_floor']:.0%}" if "storage_ratio_to_floor" in r else "n/a"
+                w(f"| {r['backend']} | {r['sessions']} | {r['turns']:,} | {r['turns_per_s']:,.1f} | {r['lost_messages']} | {r['errors']} | "
+                  f"{r['agent_without_memory_turns_per_s']:,.1f} | {storage} | {r['floor_turns_per_s']:,.1f} | {r['ratio_to_floor']:.0%} | {sratio} |")
+        _unavailable(w, sec)
+
+    sec = sections.get("peers")
+    if sec:
+        w("## 4. Peers side by side (same workload, same fake model)")
+        w("")
+        _notes(w, sec)
+        if sec.rows:
+            w("| framework | turns | overhead p50 | overhead p95 | turn with memory p50 | turn w/o memory p50 | memory tokens / turn | memory calls / turn |")
+            w("|---|---:|---:|---:|---:|---:|---:|---:|")
+            for r in sec.rows:
+                if "overhead_p50_us" not in r:
+                    last = f"; last turns took {fmt_us(r['last_turn_p50_us'])} each" if "last_turn_p50_us" in r else ""
+                    w(f"| {r['framework']} | {r['length']:,} | not reached: {r['reached']:,} turns done ({r['note']}){last} | | | | | |")
+                    continue
+                w(f"| {r['framework']} | {r['length']:,} | {fmt_us(r['overhead_p50_us'])} | {fmt_us(r['overhead_p95_us'])} | "
+                  f"{fmt_us(r['turn_with_memory_p50_us'])} | {fmt_us(r['turn_without_memory_p50_us'])} | "
+                  f"{r['memory_tokens_per_turn']:,.0f} | {r['memory_calls_per_turn']:.1f} |")
+        _unavailable(w, sec)
+
+    w("## How to run")
+    w("")
+    w("```")
+    w("python -m bench --quick            # < 2 minutes on a quiet machine (first run also installs the peers)")
+    w("python -m bench                    # full: < 20 minutes")
+    w("python -m bench --only peers       # one workload: overhead, tokens, concurrency, peers, profile")
+    w("python -m bench --publish          # also copy this file to bench/RESULTS.md")
+    w("```")
+    w("")
+    return "\n".join(lines)
+
+
+def _notes(w, sec: Section) -> None:
+    for note in sec.notes:
+        w(f"_{note}_")
+        w("")
+    w(f"_Took {sec.seconds:.0f} s ({sec.when or 'this run'})._")
+    w("")
+
+
+def _unavailable(w, sec: Section) -> None:
+    if sec.unavailable:
+        w("")
+        for item in sec.unavailable:
+            w(f"- {item}")
+    w("")
+
+
+def plot(sections: dict[str, Section], path: Path) -> bool:
+    """Per-turn overhead p50 against session length: backends + floors, and the peers."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    overhead = _rows(sections, "overhead")
+    peers = [r for r in _rows(sections, "peers") if "overhead_p50_us" in r]
+    if not overhead and not peers:
+        return False
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5))
+    ax = axes[0]
+    for backend in dict.fromkeys(r["backend"] for r in overhead):
+        rows = sorted((r for r in overhead if r["backend"] == backend), key=lambda r: r["length"])
+        xs = [r["length"] for r in rows]
+        line, = ax.plot(xs, [max(1.0, r["overhead_p50_us"]) for r in rows], marker="o", label=f"memwise on {backend}")
+        ax.plot(xs, [r["floor_p50_us"] for r in rows], linestyle="--", color=line.get_color(), alpha=0.6,
+                label=f"bare driver floor ({backend})")
+    ax.set(xscale="log", yscale="log", xlabel="session length (turns)", ylabel="per-turn overhead p50 (µs)",
+           title="1. memory overhead per turn, by backend")
+    ax.grid(True, which="both", alpha=0.3)
+    if overhead:
+        ax.legend(fontsize=7)
+    ax = axes[1]
+    for name in dict.fromkeys(r["framework"] for r in peers):
+        rows = sorted((r for r in peers if r["framework"] == name), key=lambda r: r["length"])
+        ax.plot([r["length"] for r in rows], [max(1.0, r["overhead_p50_us"]) for r in rows], marker="o", label=name)
+    ax.set(xscale="log", yscale="log", xlabel="session length (turns)", ylabel="per-turn overhead p50 (µs)",
+           title="4. peers: history + summaries, SQLite, same fake model")
+    ax.grid(True, which="both", alpha=0.3)
+    if peers:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
