@@ -52,7 +52,7 @@ class SchemaVersionError(StorageError):
     """The store was written by a newer memwise than this one."""
 
 
-class SessionAccessError(MemwiseError, PermissionError):
+class SessionAccessError(MemwiseError):
     """The session belongs to another user; its memory is neither read nor written."""
 
 

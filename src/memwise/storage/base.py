@@ -8,8 +8,8 @@ optimistic versioning, leases, forgetting and retention all live here, once, for
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
@@ -22,6 +22,7 @@ from memwise.errors import (
     LeaseHeldError,
     NotFoundError,
     SchemaVersionError,
+    SessionAccessError,
     VersionConflict,
 )
 from memwise.storage.codec import dumps, encode_message, loads, record_body, record_from_body
@@ -46,6 +47,31 @@ T = TypeVar("T")
 FORMAT_VERSION = 1
 #: MIGRATIONS[n] turns a store of format n + 1 into format n + 2 (a plan over the primitives).
 MIGRATIONS: list[Any] = []
+
+
+@dataclass(slots=True)
+class TurnStart:
+    """What `start_turn` read: the session (None if absent and not created), the new run
+    record (if one was given), the user's profile (if asked) and the last turns (if asked)."""
+
+    session: Session | None
+    run: Run | None = None
+    profile: UserProfile | None = None
+    messages: list[StoredMessage] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class TurnEnd:
+    """What `finish_turn` wrote: the new messages' seqs, the session and the run after it."""
+
+    seqs: list[int]
+    session: Session | None = None
+    run: Run | None = None
+
+
+#: `finish_turn`'s session callback: the changes to make to the current session, or None to
+#: leave it alone (e.g. a summary made from a version that is gone must be recomputed first).
+SessionUpdate = Callable[[Session], "dict[str, Any] | None"]
 
 
 class SessionChanges(TypedDict, total=False):
@@ -178,6 +204,65 @@ class Storage(Backend):
         user_id: str | None = None,
     ) -> list[StoredMessage]:
         return await self._async(self._p_read(session_id, after_seq, last_turns, limit, user_id), False)
+
+    # ================================================================ a whole turn, in one plan each
+    def start_turn(
+        self,
+        session_id: str,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        create: bool = True,
+        run: Run | None = None,
+        load_profile: bool = False,
+        last_turns: int | None = None,
+    ) -> TurnStart:
+        """Everything a run needs before the model answers, in one plan (one transaction where
+        the backend has them): the session (created when `create`), the run record, the profile
+        and the last turns. A session owned by another user raises SessionAccessError."""
+        return self._sync(self._p_start_turn(session_id, user_id, agent_id, create, run, load_profile, last_turns), True)
+
+    async def astart_turn(
+        self,
+        session_id: str,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        create: bool = True,
+        run: Run | None = None,
+        load_profile: bool = False,
+        last_turns: int | None = None,
+    ) -> TurnStart:
+        return await self._async(self._p_start_turn(session_id, user_id, agent_id, create, run, load_profile, last_turns), True)
+
+    def finish_turn(
+        self,
+        session_id: str,
+        messages: Sequence[ModelMessage] = (),
+        *,
+        run_id: str | None = None,
+        update_session: SessionUpdate | None = None,
+        update_run: tuple[int, dict[str, Any]] | None = None,
+    ) -> TurnEnd:
+        """Everything a run stores when it ends, in one plan: append `messages`, apply
+        `update_session` (called with the current session and called again after a version
+        conflict; returning None skips the session, leaving `TurnEnd.session` None so the
+        caller can recompute and write it), then update the run `run_id` with
+        `update_run = (expected_version, changes)`."""
+        plan = self._p_finish_turn(session_id, _encode_messages(session_id, messages), run_id, update_session, update_run)
+        return self._sync(plan, True)
+
+    async def afinish_turn(
+        self,
+        session_id: str,
+        messages: Sequence[ModelMessage] = (),
+        *,
+        run_id: str | None = None,
+        update_session: SessionUpdate | None = None,
+        update_run: tuple[int, dict[str, Any]] | None = None,
+    ) -> TurnEnd:
+        plan = self._p_finish_turn(session_id, _encode_messages(session_id, messages), run_id, update_session, update_run)
+        return await self._async(plan, True)
 
     # ================================================================ profiles
     def get_profile(self, user_id: str) -> UserProfile | None:
@@ -406,6 +491,52 @@ class Storage(Backend):
             )
             for raw in raws
         ]
+
+    def _p_start_turn(
+        self, session_id: str, user_id: str | None, agent_id: str | None, create: bool,
+        run: Run | None, load_profile: bool, last_turns: int | None,
+    ) -> Plan[TurnStart]:
+        if create:
+            try:
+                session = yield from self._p_create_session(session_id, user_id, agent_id, None, True)
+            except AlreadyExistsError as exc:
+                raise SessionAccessError(f"session {session_id!r} belongs to another user") from exc
+        else:
+            session = yield from self._p_get("session", _id(session_id, "session_id"))
+            if session is not None and user_id is not None and session.user_id != user_id:
+                raise SessionAccessError(f"session {session_id!r} belongs to another user")
+        start = TurnStart(session)
+        if run is not None:
+            start.run = yield from self._p_create_run(run)
+        if load_profile and user_id is not None:
+            start.profile = yield from self._p_get("profile", _id(user_id, "user_id"))
+        if last_turns is not None and session is not None:
+            start.messages = yield from self._p_read(session_id, 0, last_turns, None, None)
+        return start
+
+    def _p_finish_turn(
+        self, session_id: str, encoded: list[tuple[str, bool]], run_id: str | None,
+        update_session: SessionUpdate | None, update_run: tuple[int, dict[str, Any]] | None,
+    ) -> Plan[TurnEnd]:
+        end = TurnEnd((yield from self._p_append(session_id, encoded, run_id)) if encoded else [])
+        while update_session is not None:
+            raw = yield from self._get_record("session", session_id)
+            if raw is None:
+                raise NotFoundError(f"session {session_id!r} does not exist")
+            changes = update_session(_decode(raw))
+            if changes is None:
+                break  # the caller recomputes (e.g. a new summary) and writes it itself
+            try:
+                end.session = yield from self._p_update("session", session_id, raw.version, _session_changes(changes))
+                break
+            except VersionConflict:
+                continue  # someone wrote in between: call update_session again on the new version
+        if update_run is not None:
+            if run_id is None:
+                raise InvalidInputError("update_run needs the run_id of the run to update")
+            expected, changes = update_run
+            end.run = yield from self._p_update("run", run_id, expected, _run_changes(dict(changes)))
+        return end
 
     def _p_put_profile(self, profile: UserProfile, expected_version: int) -> Plan[UserProfile]:
         if not isinstance(profile, UserProfile):
