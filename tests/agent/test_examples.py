@@ -1,14 +1,16 @@
-"""The seeds' four scenarios in examples/ run offline and show what memory delivered."""
+"""The seeds' four scenarios in examples/ run offline and show what memory delivered; the
+human-in-the-loop example pauses in one process and completes in another."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-SCRIPTS = ["quick_start", "summary_standalone", "summary_with_history", "save_history_load_summary"]
+SCRIPTS = ["quick_start", "summary_standalone", "summary_with_history", "save_history_load_summary", "hitl_approval"]
 RUNNER = (
     "import runpy, sys\n"
     "sys.path.insert(0, sys.argv[1])\n"
@@ -38,7 +40,12 @@ def test_seed_scenarios_run_and_recall(tmp_path: Path) -> None:
     last = out["save_history_load_summary"]
     assert "Python web frameworks" in last and "Django" in last and "Flask" in last
     assert "stored messages: 6" in last
-    assert sorted(p.name for p in tmp_path.glob("*.db")) == ["efficient.db", "hybrid.db", "memory.db", "summaries.db"]
+    hitl = out["hitl_approval"]  # paused here, approved by a child process, completed there
+    assert "status: paused | pause_reason: requires_confirmation" in hitl
+    assert "status: completed" in hitl and "Done: deleted 1204 rows from audit_log" in hitl
+    starter, approver = (int(pid) for pid in re.findall(r"pid (\d+)\]", hitl)[:2])
+    assert starter != approver and "stored messages: 4" in hitl
+    assert sorted(p.name for p in tmp_path.glob("*.db")) == ["efficient.db", "hitl.db", "hybrid.db", "memory.db", "summaries.db"]
 
     again = run_examples(tmp_path)  # a second process: the same sessions continue
     assert "stored messages: 8" in again["quick_start"]

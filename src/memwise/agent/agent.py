@@ -1,9 +1,9 @@
-"""`Agent`: a pydantic-ai agent with memory around each run.
+"""`Agent`: a pydantic-ai agent with memory around each run, and runs that can pause and resume.
 
-A run is: memory opens (loads context, records the run), the model answers with memory's context
-in its instructions and memory's history as message history, memory completes (stores the new
-messages, refreshes the summary and profile, adds usage). `do`, `do_async`, `stream` and
-`astream` all go through `_open` and `_complete`, so the logic exists once.
+A run is: its record is created (leased to this worker), memory opens (loads context), the model
+answers step by step (see runner.py), and the run settles: completed (memory saves the whole
+run once), paused (a JSON checkpoint waits for a person), or failed. `do`, `stream` and
+`continue_run` share `_open`/`runner.execute`, so the logic exists once.
 """
 
 from __future__ import annotations
@@ -13,30 +13,37 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from pydantic_ai import Agent as _PAAgent
-from pydantic_ai.messages import ModelMessage
 from pydantic_ai.models import Model
 from pydantic_ai.toolsets import FunctionToolset
-from pydantic_ai.usage import RunUsage
 
+from memwise.agent import runner
 from memwise.agent.output import RunOutput
+from memwise.agent.resume import check_resumable, output_of, resume_state
 from memwise.agent.stream import StreamedRun
 from memwise.agent.task import Task, as_task
-from memwise.errors import InvalidInputError
-from memwise.memory._sync import run_sync
+from memwise.errors import InvalidInputError, NotFoundError
+from memwise.hitl.checkpoint import Checkpoint, type_name
+from memwise.hitl.lease import DEFAULT_TTL, RunLease, cancel_run, is_interrupted
+from memwise.hitl.requirements import Requirement
+from memwise.memory._sync import run_sync, sync_twin
 from memwise.memory.context import join_instructions
-from memwise.memory.errors import MemorySaveError
+from memwise.memory.errors import SessionAccessError
 from memwise.memory.memory import Memory
-from memwise.memory.run import MemoryRun, stored_form
-from memwise.memory.usage import UsageReport
+from memwise.memory.run import MemoryRun
+from memwise.memory.save import history_stored
 from memwise.models import resolve_model
+from memwise.storage.records import Run
+from memwise.tools.build import build_tools
 
 
 class Agent:
     """`Agent(model=None, memory=None, tools=None, system_prompt=None, name=None, metadata=None)`.
 
     `model`: a pydantic-ai Model, "provider/model", "provider:model" or "local"; None means the
-    `MEMWISE_MODEL` environment variable, else "local". Tools are plain Python functions (or
-    pydantic-ai Tools). `system_prompt` is sent as instructions on every run.
+    `MEMWISE_MODEL` environment variable, else "local". Tools are plain Python functions,
+    `@tool(...)` functions that pause the run for a person, or pydantic-ai Tools.
+    `system_prompt` is sent as instructions on every run. `lease_ttl`: seconds after which a
+    run whose worker died can be taken over by `continue_run`.
     """
 
     def __init__(
@@ -50,6 +57,7 @@ class Agent:
         *,
         model_settings: dict[str, Any] | None = None,
         retries: int | None = None,
+        lease_ttl: float = DEFAULT_TTL,
     ) -> None:
         if memory is not None and not isinstance(memory, Memory):
             raise InvalidInputError(f"memory must be a memwise Memory, got {type(memory).__name__}")
@@ -57,33 +65,36 @@ class Agent:
             raise InvalidInputError("system_prompt must be a string")
         if metadata is not None and not isinstance(metadata, dict):
             raise InvalidInputError("metadata must be a dict")
+        if isinstance(lease_ttl, bool) or not isinstance(lease_ttl, (int, float)) or lease_ttl <= 0:
+            raise InvalidInputError(f"lease_ttl must be a positive number of seconds, got {lease_ttl!r}")
         self.model: Model = resolve_model(model)
         self.memory = memory
         self.tools = list(tools or [])
         self.system_prompt = system_prompt
         self.name = name
         self.metadata = dict(metadata or {})
+        self.lease_ttl = float(lease_ttl)
+        pa_tools, self._specs = build_tools(self.tools)
+        self._task_tools: dict[str, Any] = {}  # per-task tools by name, so this Agent can resume their runs
+        self._output_types: dict[str, Any] = {}
+        self._own_store: Any = None  # runs of an Agent without memory (resumable in this process only)
+        self._own_session = f"agent-{uuid.uuid4().hex}"
         self._agent: _PAAgent[None, Any] = _PAAgent(
             self.model,
-            tools=self.tools,
+            tools=pa_tools,
             name=name or "memwise-agent",
             metadata=self.metadata or None,
             model_settings=model_settings,
             retries=retries,
         )
 
-    # ------------------------------------------------------------------ public API
+    # ------------------------------------------------------------------ runs
     async def do_async(self, task: Task | str, *, return_output: bool = False) -> Any:
-        """Run `task`; return its output (or the RunOutput with `return_output=True`)."""
-        task = as_task(task)
-        mrun, kwargs = await self._open(task)
-        try:
-            result = await self._agent.run(task.description, **kwargs)
-        except BaseException as exc:
-            await _mark_failed(mrun, exc)
-            raise
-        output = await self._complete(task, mrun, kwargs["run_id"], result.output, result.new_messages(), result.usage)
-        return output if return_output else output.output
+        """Run `task`; return its output (or the RunOutput with `return_output=True`).
+        A run that pauses for a person always returns its RunOutput (`is_paused`)."""
+        state = await self._open(as_task(task))
+        output = await runner.execute(self._agent, state)
+        return output if return_output or output.is_paused else output.output
 
     def do(self, task: Task | str, *, return_output: bool = False) -> Any:
         """Blocking `do_async`; works in scripts, threads and under a running event loop."""
@@ -98,67 +109,130 @@ class Agent:
         """Stream the answer from sync code: `for text in agent.stream(task)`."""
         return self.astream(task)
 
-    # ------------------------------------------------------------------ run lifecycle
-    async def _open(self, task: Task) -> tuple[MemoryRun | None, dict[str, Any]]:
-        """Open memory's side of the run and build pydantic-ai's run arguments."""
-        run_id = str(uuid.uuid4())
-        mrun = None
-        history: list[ModelMessage] = []
-        context = None
-        if self.memory is not None:
-            mrun = MemoryRun(self.memory, run_id=run_id, agent_id=self.name, model=self.model)
-            try:
-                loaded = await mrun.open()
-            except BaseException as exc:
-                await _mark_failed(mrun, exc)
-                raise
-            history, context = loaded.history, loaded.context
-        kwargs: dict[str, Any] = {
-            "message_history": history or None,
-            "instructions": join_instructions(self.system_prompt, context, task.context_text()),
-            "run_id": run_id,
-            "conversation_id": self.memory.session_id if self.memory is not None else None,
-        }
-        if task.response_format is not str:
-            kwargs["output_type"] = task.response_format
-        if task.tools:
-            kwargs["toolsets"] = [FunctionToolset(task.tools)]
-        return mrun, kwargs
-
-    async def _complete(
-        self,
-        task: Task,
-        mrun: MemoryRun | None,
-        run_id: str,
-        output: Any,
-        new_messages: Sequence[ModelMessage],
-        usage: RunUsage,
+    async def continue_run_async(
+        self, run_id: str, requirements: Sequence[Requirement] | None = None
     ) -> RunOutput[Any]:
-        """Save memory and build the RunOutput; a failed save keeps the answer on the error."""
-        result = RunOutput(
-            output=output,
-            run_id=run_id,
-            session_id=self.memory.session_id if self.memory is not None else None,
-            usage=UsageReport(answer=usage),
-            messages=stored_form(new_messages),
+        """Resume a paused run with its decided `requirements`, or take over a failed or
+        interrupted run, from its stored checkpoint — in any process, with an Agent that has the
+        same tools. Exactly once: a run another worker is resuming raises LeaseHeldError, a
+        completed or cancelled one RunNotResumableError."""
+        store, _ = self._run_store(pausable=True)
+        run = await store.aget_run(_run_id(run_id))
+        if run is None:
+            raise NotFoundError(f"run {run_id!r} does not exist")
+        check_resumable(run)
+        lease = await RunLease.take(store, run.run_id, self.lease_ttl)
+        try:
+            state = resume_state(self, lease, requirements)
+        except BaseException:
+            await lease.release()
+            raise
+        recovering = lease.run.status != "paused"
+        try:
+            await lease.save(status="running", error=None, checkpoint=state.point.to_json())
+            lease.start()
+            if state.point.messages is None:
+                await self._load(state)  # it died before its first step: start from its prompt
+            elif state.memory is not None:
+                state.mrun = MemoryRun(state.memory, run_id=state.run_id, agent_id=self.name, model=self.model)
+            if recovering and state.memory is not None:
+                state.history_stored = await history_stored(state.memory, state.run_id, lease.run.created_at)
+        except BaseException as exc:
+            await runner.fail(state, exc)
+            await lease.stop()
+            raise
+        return await runner.execute(self._agent, state)
+
+    continue_run = sync_twin(continue_run_async)
+
+    async def cancel_run_async(self, run_id: str) -> bool:
+        """Mark a run cancelled; if it is executing, it stops at its next step. Returns False
+        when it had completed or been cancelled already."""
+        store, _ = self._run_store(pausable=True)
+        run = await store.aget_run(_run_id(run_id))
+        if run is None:
+            raise NotFoundError(f"run {run_id!r} does not exist")
+        return await cancel_run(store, self._own(run).run_id)
+
+    cancel_run = sync_twin(cancel_run_async)
+
+    async def get_run_output_async(self, run_id: str) -> RunOutput[Any] | None:
+        """A stored run's state: status (or "interrupted"), usage, messages so far and, when
+        paused, the `active_requirements` to decide. None if there is no such run."""
+        store, _ = self._run_store(pausable=True)
+        run = await store.aget_run(_run_id(run_id))
+        return output_of(self._own(run)) if run is not None else None
+
+    get_run_output = sync_twin(get_run_output_async)
+
+    async def list_paused_runs_async(
+        self, session_id: str | None = None, user_id: str | None = None, *, limit: int = 50
+    ) -> list[RunOutput[Any]]:
+        """Paused runs of a session or a user (default: this memory's session), newest first."""
+        return [output_of(r) for r in await self._list_runs(session_id, user_id, "paused", limit)]
+
+    list_paused_runs = sync_twin(list_paused_runs_async)
+
+    async def list_interrupted_runs_async(
+        self, session_id: str | None = None, user_id: str | None = None, *, limit: int = 50
+    ) -> list[RunOutput[Any]]:
+        """Runs marked running whose worker is gone (lease expired): `continue_run` takes them over."""
+        runs = await self._list_runs(session_id, user_id, "running", limit)
+        return [output_of(r) for r in runs if is_interrupted(r)]
+
+    list_interrupted_runs = sync_twin(list_interrupted_runs_async)
+
+    # ------------------------------------------------------------------ run lifecycle
+    async def _open(self, task: Task, *, streaming: bool = False) -> runner.RunState:
+        """Record the run (leased to this worker) and open memory's side of it."""
+        specs, toolsets = dict(self._specs), None
+        if task.tools:
+            tools, task_specs = build_tools(task.tools)
+            specs |= task_specs
+            toolsets = [FunctionToolset(tools)]
+            self._task_tools |= {spec.name: item for spec, item in zip(task_specs.values(), task.tools)}
+        output_name = type_name(task.response_format)
+        if output_name is not None:
+            self._output_types[output_name] = task.response_format
+        point = Checkpoint(task.description, task.context_text(), output_name, sorted(specs))
+        state = runner.RunState(
+            run_id=str(uuid.uuid4()), point=point, output_type=task.response_format, specs=specs,
+            toolsets=toolsets, memory=self.memory, task=task,
         )
-        task.response = output
-        if mrun is not None:
-            try:
-                result.usage = await mrun.complete(result.messages, usage)
-            except Exception as exc:
-                await _mark_failed(mrun, exc, result.usage)
-                raise MemorySaveError(
-                    f"the run answered, but memory was not saved completely: {type(exc).__name__}: {exc}",
-                    output=result,
-                ) from exc
-        return result
+        if streaming and state.pausable:
+            raise InvalidInputError("a run with tools that pause cannot be streamed; use do() / do_async()")
+        store, session_id = self._run_store(state.pausable)
+        state.session_id = self.memory.session_id if self.memory is not None else None
+        if store is not None:
+            user_id = self.memory.user_id if self.memory is not None else None
+            agent_id = (self.memory.agent_id if self.memory is not None else None) or self.name
+            record = Run(state.run_id, session_id, user_id=user_id, agent_id=agent_id, checkpoint=point.to_json())
+            state.lease = await RunLease.create(store, record, self.lease_ttl)
+            state.forget_when_done = self.memory is None
+            state.lease.start()
+        try:
+            await self._load(state)
+        except BaseException as exc:
+            await runner.fail(state, exc)
+            if state.lease is not None:
+                await state.lease.stop()
+            raise
+        return state
+
+    async def _load(self, state: runner.RunState) -> None:
+        """Load memory (history, context) and compose the run's instructions."""
+        context = None
+        if state.memory is not None:
+            state.mrun = MemoryRun(state.memory, run_id=state.run_id, agent_id=self.name, model=self.model)
+            loaded = await state.mrun.open()
+            state.point.history, context = loaded.history, loaded.context
+        state.point.instructions = join_instructions(self.system_prompt, context, state.point.task_context)
 
     async def _stream(self, task: Task) -> AsyncIterator[Any]:
         """Yield text deltas (or partial structured outputs); the RunOutput is returned last."""
-        mrun, kwargs = await self._open(task)
+        state = await self._open(task, streaming=True)
         try:
-            async with self._agent.run_stream(task.description, **kwargs) as stream:
+            async with self._agent.run_stream(task.description, **state.run_kwargs()) as stream:
                 if task.response_format is str:
                     async for delta in stream.stream_text(delta=True, debounce_by=None):
                         yield delta
@@ -168,19 +242,51 @@ class Agent:
                 output = await stream.get_output()
                 new_messages, usage = stream.new_messages(), stream.usage
         except BaseException as exc:
-            await _mark_failed(mrun, exc)
+            await runner.fail(state, exc)
             raise
-        yield await self._complete(task, mrun, kwargs["run_id"], output, new_messages, usage)
+        finally:
+            if state.lease is not None:
+                await state.lease.stop()
+        yield await runner.complete(state, output, new_messages, usage)
+
+    def _run_store(self, pausable: bool) -> tuple[Any, str]:
+        """Where this Agent's runs are recorded, and under which session id: memory's storage
+        when it saves (or the run can pause), else a private in-memory store for pausable runs."""
+        if self.memory is not None:
+            records = self.memory.saves_anything or pausable
+            return (self.memory.storage if records else None), self.memory.session_id
+        if not pausable:
+            return None, self._own_session
+        if self._own_store is None:
+            from memwise.storage.in_memory import InMemoryStorage
+
+            self._own_store = InMemoryStorage()
+        return self._own_store, self._own_session
+
+    async def _list_runs(self, session_id: str | None, user_id: str | None, status: str, limit: int) -> list[Run]:
+        store, own_session = self._run_store(pausable=True)
+        if session_id is None and user_id is None:
+            session_id = own_session
+        mine = self.memory.user_id if self.memory is not None else None
+        if mine is not None and user_id not in (None, mine):
+            raise SessionAccessError(f"this Agent's memory belongs to user {mine!r}; it lists only their runs")
+        page = await store.alist_runs(session_id=session_id, user_id=user_id or mine, status=status, limit=limit)
+        return list(page.items)
+
+    def _own(self, run: Run) -> Run:
+        """Refuse a run of another user when this Agent's memory belongs to a user."""
+        mine = self.memory.user_id if self.memory is not None else None
+        if mine is not None and run.user_id != mine:
+            raise SessionAccessError(f"run {run.run_id!r} belongs to another user")
+        return run
 
     def __repr__(self) -> str:
         return f"Agent(model={getattr(self.model, 'model_name', self.model)!r}, memory={self.memory!r})"
 
 
-async def _mark_failed(mrun: MemoryRun | None, exc: BaseException, report: UsageReport | None = None) -> None:
-    """Record the failure on the run record; never hide the original error behind a storage one."""
-    if mrun is None:
-        return
-    try:
-        await mrun.fail(exc, report)
-    except Exception:  # noqa: BLE001 - the run's own error is the one to raise
-        pass
+def _run_id(value: Any) -> str:
+    if isinstance(value, RunOutput):
+        return value.run_id
+    if not isinstance(value, str) or not value:
+        raise InvalidInputError(f"run_id must be a run id string, got {value!r}")
+    return value

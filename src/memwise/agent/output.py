@@ -1,21 +1,30 @@
-"""`RunOutput`: what `agent.do(task, return_output=True)` returns."""
+"""`RunOutput`: what `agent.do(task, return_output=True)` and `agent.continue_run(...)` return."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic_ai.messages import ModelMessage
+from pydantic_ai.usage import RunUsage
 
 from memwise.memory.usage import UsageReport
+
+if TYPE_CHECKING:
+    from memwise.hitl.requirements import Requirement
 
 T = TypeVar("T")
 
 
 @dataclass(slots=True)
 class RunOutput(Generic[T]):
-    """A finished run: `output`, `run_id`, `status`, `usage` (answer and memory tokens apart),
-    `messages` (this run's new messages, as stored: without injected memory context)."""
+    """A run's result: `output`, `run_id`, `status`, `usage` (answer and memory tokens apart),
+    `messages` (this run's messages, as stored: without injected memory context).
+
+    A paused run (`is_paused`) has no output yet; `active_requirements` say what it waits for
+    and `pause_reason` why. `status` is completed, paused, running, error, cancelled, or
+    interrupted (marked running, but its worker is gone: `continue_run` takes it over).
+    """
 
     output: T
     run_id: str
@@ -23,6 +32,8 @@ class RunOutput(Generic[T]):
     status: str = "completed"
     usage: UsageReport = field(default_factory=UsageReport)
     messages: list[ModelMessage] = field(default_factory=list)
+    active_requirements: list[Requirement] = field(default_factory=list)
+    error: str | None = None
 
     def __str__(self) -> str:
         return str(self.output)
@@ -31,12 +42,38 @@ class RunOutput(Generic[T]):
     def is_paused(self) -> bool:
         return self.status == "paused"
 
+    @property
+    def requirements(self) -> list[Requirement]:
+        return self.active_requirements
+
+    @property
+    def pause_reason(self) -> str | None:
+        """Why the run paused: the @tool flags of the calls it waits for, e.g. "requires_confirmation"."""
+        if not self.is_paused:
+            return None
+        from memwise.hitl.requirements import pause_reason
+
+        return pause_reason(self.active_requirements)
+
     def to_dict(self) -> dict[str, Any]:
         output = self.output.model_dump(mode="json") if hasattr(self.output, "model_dump") else self.output
-        return {
+        data = {
             "output": output,
             "run_id": self.run_id,
             "session_id": self.session_id,
             "status": self.status,
             "usage": self.usage.as_dict(),
         }
+        if self.is_paused:
+            data["pause_reason"] = self.pause_reason
+            data["active_requirements"] = [r.to_dict() for r in self.active_requirements]
+        if self.error is not None:
+            data["error"] = self.error
+        return data
+
+
+def usage_from_counts(counts: dict[str, int]) -> UsageReport:
+    """A UsageReport back from the flat counters stored on a run."""
+    answer = {k: v for k, v in counts.items() if not k.startswith("memory_")}
+    memory = {k.removeprefix("memory_"): v for k, v in counts.items() if k.startswith("memory_")}
+    return UsageReport(answer=RunUsage(**answer), memory=RunUsage(**memory))

@@ -1,8 +1,7 @@
-"""One agent run as memory sees it: open (load, record the run) then complete or fail."""
+"""One agent run as memory sees it: open (load what the flags allow), then complete (save)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -16,7 +15,6 @@ from memwise.memory.save import append_history, update_profile, update_session
 from memwise.memory.usage import UsageReport
 from memwise.memory.window import strip_injected
 from memwise.models.resolve import context_window
-from memwise.storage.records import Run
 
 if TYPE_CHECKING:
     from memwise.memory.memory import Memory
@@ -28,7 +26,8 @@ def stored_form(messages: Sequence[ModelMessage]) -> list[ModelMessage]:
 
 
 class MemoryRun:
-    """Memory's side of one run. `model` answers; memory's own calls use `memory.model` or it."""
+    """Memory's side of one run. `model` answers; memory's own calls use `memory.model` or it.
+    The run's record (status, lease, checkpoint) is the Agent's business, not memory's."""
 
     def __init__(self, memory: Memory, *, run_id: str, agent_id: str | None, model: Model) -> None:
         self.memory = memory
@@ -37,16 +36,12 @@ class MemoryRun:
         self.model = model
         self.memory_model = memory.model or model
         self.loaded = LoadedMemory()
-        self._run: Run | None = None
 
     async def open(self) -> LoadedMemory:
-        """Create the session and a 'running' run record (when saving), then load context."""
+        """Create the session (when saving), then load context."""
         memory = self.memory
         if memory.saves_anything:
             session = await memory.ensure_session()
-            self._run = await memory.storage.acreate_run(
-                Run(self.run_id, memory.session_id, user_id=memory.user_id, agent_id=self.agent_id)
-            )
         elif memory.loads_anything:
             session = memory.check_owner(await memory.storage.aget_session(memory.session_id))
         else:
@@ -66,31 +61,19 @@ class MemoryRun:
                 memory.log("context block:\n%s", self.loaded.context, level=2)
         return self.loaded
 
-    async def complete(self, messages: Sequence[ModelMessage], answer: RunUsage) -> UsageReport:
-        """Store the run (already in stored form) and memory's updates; return the run's usage."""
+    async def complete(
+        self, messages: Sequence[ModelMessage], answer: RunUsage, *, history_stored: bool = False
+    ) -> UsageReport:
+        """Store the run (already in stored form) and memory's updates; return the run's usage.
+        `history_stored`: the messages are in the session already (a resumed run that had
+        stored them before its worker died), so they are not appended twice."""
         report = UsageReport(answer=answer)
         memory = self.memory
         if not memory.saves_anything:
             return report
-        seqs = await append_history(memory, messages, self.run_id)
-        memory.log("stored %d message(s) of run %s", len(seqs), self.run_id)
+        if not history_stored:
+            seqs = await append_history(memory, messages, self.run_id)
+            memory.log("stored %d message(s) of run %s", len(seqs), self.run_id)
         report.memory.incr(await update_profile(memory, self.memory_model, messages, self.run_id))
         await update_session(memory, self.memory_model, messages, report)
-        await self._finish("completed", usage=report.as_dict())
         return report
-
-    async def fail(self, error: BaseException, report: UsageReport | None = None) -> None:
-        """Mark the run record as failed (cancelled for a cancellation), keeping what it used."""
-        status = "cancelled" if isinstance(error, (KeyboardInterrupt, asyncio.CancelledError, GeneratorExit)) else "error"
-        usage = report.as_dict() if report is not None else None
-        await self._finish(status, error=f"{type(error).__name__}: {error}", usage=usage)
-
-    async def _finish(self, status: str, *, error: str | None = None, usage: dict[str, int] | None = None) -> None:
-        if self._run is None:
-            return
-        changes = {"status": status, "error": error}
-        if usage is not None:
-            changes["usage"] = usage
-        self._run = await self.memory.storage.aupdate_run(
-            self.run_id, expected_version=self._run.version, **changes
-        )

@@ -109,3 +109,19 @@ async def _unsummarised(
     if not stored:
         return [], summarized_through
     return split_turns(item.message for item in stored), stored[-1].seq
+
+
+async def history_stored(memory: Memory, run_id: str, since: float) -> bool:
+    """Whether a run's messages are in the session already: its worker stored them and died before
+    marking the run completed. Reads back only the messages stored since the run started."""
+    if not memory.full_session_memory:
+        return False
+    want = 8
+    while True:
+        stored = await memory.storage.aread_messages(memory.session_id, last_turns=want)
+        if any(item.run_id == run_id for item in stored):
+            return True
+        turns = sum(item.turn_start for item in stored)
+        if not stored or turns < want or stored[0].created_at < since:
+            return False
+        want *= 4

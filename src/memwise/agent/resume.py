@@ -1,0 +1,104 @@
+"""Rebuild a run from its record so any process can continue it: tools are found by name, the
+output type by its import path, decisions are checked against what the run waits for."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from pydantic_ai.toolsets import FunctionToolset
+
+from memwise.agent.output import RunOutput, usage_from_counts
+from memwise.agent.runner import RunState
+from memwise.hitl.checkpoint import Checkpoint, find_type
+from memwise.hitl.errors import RequirementError, RunNotResumableError
+from memwise.hitl.lease import RunLease, is_interrupted
+from memwise.hitl.requirements import Requirement, resolve, to_results
+from memwise.memory.errors import SessionAccessError
+from memwise.memory.memory import Memory
+from memwise.memory.run import stored_form
+from memwise.storage.records import Run
+from memwise.tools.build import build_tools
+
+if TYPE_CHECKING:
+    from memwise.agent.agent import Agent
+
+
+def check_resumable(run: Run) -> None:
+    if run.status in ("completed", "cancelled"):
+        raise RunNotResumableError(f"run {run.run_id!r} is {run.status}; a {run.status} run cannot be resumed")
+
+
+def resume_state(agent: Agent, lease: RunLease, requirements: Sequence[Requirement] | None) -> RunState:
+    """The state to continue a leased run with; raises before anything is written if it cannot."""
+    run = lease.run
+    check_resumable(run)  # re-read under the lease: another worker may have finished it
+    point = Checkpoint.from_json(run.checkpoint, run.run_id)
+    specs, toolsets = _tools(agent, point.tools, run.run_id)
+    if run.status == "paused":
+        decided = resolve(point.pending, requirements, specs)
+    elif requirements:
+        raise RequirementError(f"run {run.run_id!r} is {run.status}, not paused: it waits for no decisions")
+    else:
+        decided = point.decided  # a takeover replays the decisions the dead worker was applying
+    point.pending, point.decided = [], decided
+    memory = memory_for(agent.memory, run)
+    return RunState(
+        run_id=run.run_id,
+        point=point,
+        output_type=find_type(point.output_type, agent._output_types, run.run_id),
+        specs=specs,
+        toolsets=toolsets,
+        memory=memory,
+        session_id=memory.session_id if memory is not None else None,
+        lease=lease,
+        results=to_results(decided) if decided and point.messages is not None else None,
+        forget_when_done=agent.memory is None,
+        saved=len(point.messages or []),
+    )
+
+
+def memory_for(memory: Memory | None, run: Run) -> Memory | None:
+    """The Agent's memory, pointed at the run's session (a resumer need not know the session)."""
+    if memory is None or run.session_id == memory.session_id:
+        return memory
+    if memory.user_id is not None and run.user_id != memory.user_id:
+        raise SessionAccessError(f"run {run.run_id!r} belongs to another user")
+    moved = copy.copy(memory)
+    moved.session_id, moved.user_id = run.session_id, run.user_id
+    return moved
+
+
+def _tools(agent: Agent, names: list[str], run_id: str) -> tuple[dict[str, Any], list[Any] | None]:
+    """The run's tools by name: the Agent's, plus per-task tools this Agent has run before."""
+    missing = [n for n in names if n not in agent._specs and n not in agent._task_tools]
+    if missing:
+        raise RunNotResumableError(
+            f"run {run_id!r} used tools {missing} that this Agent does not have; create it with the same tools"
+        )
+    extra = [agent._task_tools[n] for n in names if n not in agent._specs]
+    if not extra:
+        return dict(agent._specs), None
+    tools, specs = build_tools(extra)
+    return {**agent._specs, **specs}, [FunctionToolset(tools)]
+
+
+def output_of(run: Run) -> RunOutput[Any]:
+    """A stored run as a RunOutput: its status, usage, messages so far and what it waits for."""
+    point = None
+    if run.checkpoint:
+        try:
+            point = Checkpoint.from_json(run.checkpoint, run.run_id)
+        except RunNotResumableError:
+            point = None
+    return RunOutput(
+        output=None,
+        run_id=run.run_id,
+        session_id=run.session_id,
+        status="interrupted" if is_interrupted(run) else run.status,
+        usage=usage_from_counts(run.usage),
+        messages=stored_form(point.messages or []) if point is not None else [],
+        active_requirements=point.pending if point is not None and run.status == "paused" else [],
+        error=run.error,
+    )

@@ -1,0 +1,109 @@
+"""A run's checkpoint: what another process needs to continue it, as JSON (nothing pickled).
+
+Messages use pydantic-ai's own JSON form; tools and a structured output type are kept by name
+and found again in the resuming process.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter
+from pydantic_ai.usage import RunUsage
+
+from memwise.hitl.errors import RunNotResumableError
+from memwise.hitl.requirements import Requirement
+
+FORMAT = 1
+_USAGE = TypeAdapter(RunUsage)
+
+
+@dataclass(slots=True)
+class Checkpoint:
+    """`messages` is None until the run's first step: such a run restarts from its prompt."""
+
+    prompt: str
+    task_context: str | None = None
+    output_type: str | None = None  # "module:QualName" of a structured response_format
+    tools: list[str] = field(default_factory=list)
+    instructions: str | None = None
+    history: list[ModelMessage] = field(default_factory=list)  # memory's history sent with the run
+    messages: list[ModelMessage] | None = None  # the run's own messages so far
+    usage: RunUsage = field(default_factory=RunUsage)
+    pending: list[Requirement] = field(default_factory=list)  # what a paused run waits for
+    decided: list[Requirement] = field(default_factory=list)  # decisions being applied (a takeover replays them)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "format": FORMAT,
+            "prompt": self.prompt,
+            "task_context": self.task_context,
+            "output_type": self.output_type,
+            "tools": list(self.tools),
+        }
+        if self.messages is not None:
+            data |= {
+                "instructions": self.instructions,
+                "history": _dump(self.history),
+                "messages": _dump(self.messages),
+                "usage": _USAGE.dump_python(self.usage, mode="json"),
+                "pending": [r.to_dict() for r in self.pending],
+                "decided": [r.to_dict() for r in self.decided],
+            }
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None, run_id: str) -> Checkpoint:
+        if not data:
+            raise RunNotResumableError(f"run {run_id!r} has no checkpoint to resume from")
+        if data.get("format") != FORMAT:
+            raise RunNotResumableError(f"run {run_id!r} has a checkpoint of format {data.get('format')!r}, not {FORMAT}")
+        try:
+            point = cls(
+                prompt=data["prompt"],
+                task_context=data.get("task_context"),
+                output_type=data.get("output_type"),
+                tools=list(data.get("tools", [])),
+            )
+            if "messages" in data:
+                point.instructions = data.get("instructions")
+                point.history = ModelMessagesTypeAdapter.validate_python(data.get("history", []))
+                point.messages = ModelMessagesTypeAdapter.validate_python(data["messages"])
+                point.usage = _USAGE.validate_python(data.get("usage", {}))
+                point.pending = [Requirement.from_dict(r) for r in data.get("pending", [])]
+                point.decided = [Requirement.from_dict(r) for r in data.get("decided", [])]
+        except (KeyError, TypeError, ValidationError, ValueError) as exc:
+            raise RunNotResumableError(f"run {run_id!r} has a checkpoint that cannot be read: {exc}") from exc
+        return point
+
+
+def _dump(messages: list[ModelMessage]) -> list[Any]:
+    return ModelMessagesTypeAdapter.dump_python(messages, mode="json")
+
+
+def type_name(output_type: Any) -> str | None:
+    """How a structured output type is named in a checkpoint (None for plain text)."""
+    if output_type is str or output_type is None:
+        return None
+    return f"{output_type.__module__}:{output_type.__qualname__}"
+
+
+def find_type(name: str | None, known: dict[str, Any], run_id: str) -> Any:
+    """The output type a checkpoint names: one this Agent has used, else imported by name."""
+    if name is None:
+        return str
+    if name in known:
+        return known[name]
+    module, _, qualname = name.partition(":")
+    try:
+        value: Any = importlib.import_module(module)
+        for part in qualname.split("."):
+            value = getattr(value, part)
+    except (ImportError, AttributeError) as exc:
+        raise RunNotResumableError(
+            f"run {run_id!r} answers with {name}, which cannot be imported here; define it in an importable module"
+        ) from exc
+    return value

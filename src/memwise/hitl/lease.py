@@ -1,0 +1,163 @@
+"""The record of an executing run, held under a lease that the run renews while it works.
+
+Every write to the record is a compare-and-set on its version, so a write that loses learns why:
+the run was cancelled (stop at this step) or this worker's lease expired and another worker took
+the run over (stop: it owns the run now). A process that dies leaves the run `running` with a
+lease that expires, which is how an interrupted run is recognised and taken over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+import uuid
+from dataclasses import replace
+from typing import Any
+
+from memwise.errors import LeaseHeldError, NotFoundError, StorageError, VersionConflict
+from memwise.hitl.errors import RunCancelledError, RunNotResumableError, RunTakenOverError
+from memwise.storage.records import Run
+
+#: Seconds a lease lasts; the run renews it every third of that while it executes.
+DEFAULT_TTL = 60.0
+_KEEP: Any = object()
+
+
+def new_owner() -> str:
+    """A lease owner id naming the host and process (readable when inspecting a stuck run)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def is_interrupted(run: Run, now: float | None = None) -> bool:
+    """A run marked running that nobody is executing: its worker died (or lost the storage)."""
+    return run.status == "running" and (run.lease_expires_at or 0.0) <= (time.time() if now is None else now)
+
+
+class RunLease:
+    def __init__(self, storage: Any, run: Run, ttl: float) -> None:
+        self.storage, self.run, self.ttl = storage, run, ttl
+        self.owner = run.lease_owner
+        self._lock = asyncio.Lock()
+        self._beat: asyncio.Task[None] | None = None
+        self._stop: BaseException | None = None
+
+    @property
+    def run_id(self) -> str:
+        return self.run.run_id
+
+    @classmethod
+    async def create(cls, storage: Any, run: Run, ttl: float = DEFAULT_TTL) -> RunLease:
+        """Record a new run, already leased to this worker (one write)."""
+        leased = replace(run, lease_owner=new_owner(), lease_expires_at=time.time() + ttl)
+        return cls(storage, await storage.acreate_run(leased), ttl)
+
+    @classmethod
+    async def take(cls, storage: Any, run_id: str, ttl: float = DEFAULT_TTL) -> RunLease:
+        """Lease an existing run; LeaseHeldError while another live worker holds it."""
+        return cls(storage, await storage.aacquire_lease(run_id, new_owner(), ttl), ttl)
+
+    # ---------------------------------------------------------------- heartbeat
+    def start(self) -> None:
+        """Renew the lease in the background while the run executes."""
+        if self._beat is None:
+            self._beat = asyncio.get_running_loop().create_task(self._heartbeat())
+
+    async def stop(self) -> None:
+        task, self._beat = self._beat, None
+        if task is None or task.done():
+            return
+        task.cancel()
+        await asyncio.wait([task])  # (not `await task`: its CancelledError is not ours to raise)
+
+    async def _heartbeat(self) -> None:
+        while self._stop is None:
+            await asyncio.sleep(self.ttl / 3)
+            async with self._lock:
+                try:
+                    self.run = await self.storage.aacquire_lease(self.run_id, self.owner, self.ttl)
+                except LeaseHeldError as exc:
+                    self._stop = RunTakenOverError(f"run {self.run_id!r} was taken over: {exc}")
+                except NotFoundError:
+                    self._stop = RunNotResumableError(f"run {self.run_id!r} was deleted while it ran")
+                except StorageError:
+                    continue  # unreachable for a moment: the next beat tries again
+            if self.run.status == "cancelled":
+                self._stop = RunCancelledError(self.run_id)
+
+    def check(self) -> None:
+        """Raise if the heartbeat saw the run cancelled or taken over."""
+        if self._stop is not None:
+            raise self._stop
+
+    # ---------------------------------------------------------------- writes
+    async def save(self, *, completing: bool = False, **changes: Any) -> Run:
+        """Write `changes`; raise if the run was cancelled (unless completing) or taken over."""
+        async with self._lock:
+            while True:
+                if not completing:
+                    self.check()
+                try:
+                    self.run = await self.storage.aupdate_run(self.run_id, expected_version=self.run.version, **changes)
+                    return self.run
+                except VersionConflict:
+                    self.run = self._examine(await self.storage.aget_run(self.run_id), completing)
+
+    async def verify(self) -> None:
+        """Re-read the record: raise if the run was cancelled or taken over since the last write."""
+        async with self._lock:
+            self.check()
+            current = await self.storage.aget_run(self.run_id)
+            if current is None or current.version != self.run.version:
+                self.run = self._examine(current, False)
+
+    async def finish(
+        self, status: str, *, error: str | None = None, usage: dict[str, int] | None = None, checkpoint: Any = _KEEP
+    ) -> Run:
+        """Write the run's final (or paused) status and give the lease back, so a resumer need not
+        wait for it to expire. A completed run keeps it: nothing can resume a completed run."""
+        await self.stop()
+        changes: dict[str, Any] = {"status": status, "error": error}
+        if usage is not None:
+            changes["usage"] = usage
+        if checkpoint is not _KEEP:
+            changes["checkpoint"] = checkpoint
+        run = await self.save(completing=status == "completed", **changes)
+        if status != "completed":
+            await self.release()
+        return run
+
+    async def release(self) -> None:
+        await self.stop()
+        try:
+            released = await self.storage.arelease_lease(self.run_id, self.owner)
+        except StorageError:
+            return  # the lease expires by itself
+        if released is not None:
+            self.run = released
+
+    def _examine(self, current: Run | None, completing: bool) -> Run:
+        if current is None:
+            raise RunNotResumableError(f"run {self.run_id!r} was deleted while it ran")
+        if current.lease_owner != self.owner:
+            raise RunTakenOverError(f"run {self.run_id!r} was taken over by {current.lease_owner!r}")
+        if current.status == "cancelled" and not completing:
+            self._stop = RunCancelledError(self.run_id)
+            raise self._stop
+        return current
+
+
+async def cancel_run(storage: Any, run_id: str) -> bool:
+    """Mark a run cancelled; its worker stops at its next step. False if it had already finished."""
+    while True:
+        run = await storage.aget_run(run_id)
+        if run is None:
+            raise NotFoundError(f"run {run_id!r} does not exist")
+        if run.status in ("completed", "cancelled"):
+            return False
+        try:
+            await storage.aupdate_run(run_id, expected_version=run.version, status="cancelled")
+            return True
+        except VersionConflict:
+            continue
