@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -64,5 +64,7 @@ def storage(recipe: Recipe) -> Iterator[Storage]:
 
 
 @pytest.fixture(params=["sync", "async"])
-def api(request: pytest.FixtureRequest, storage: Storage, recipe: Recipe) -> Api:
-    return Api(storage, request.param, recipe)
+async def api(request: pytest.FixtureRequest, storage: Storage, recipe: Recipe) -> AsyncIterator[Api]:
+    yield Api(storage, request.param, recipe)
+    if request.param == "async":
+        await storage.aclose()  # inside the test's loop, as users must: its async clients live there
