@@ -114,6 +114,7 @@ class PostgresStorage(SqlBackend):
         self._apools: dict[asyncio.AbstractEventLoop, AsyncConnectionPool] = {}
         self._aopening: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
         self._aconns: dict[asyncio.AbstractEventLoop, weakref.WeakSet[Any]] = {}  # for closing on a dead loop
+        self._aguards: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}  # close pools at loop shutdown
         self._orphans: list[Any] = []  # pools inherited through fork: kept, never used or closed
 
     def __repr__(self) -> str:
@@ -213,6 +214,7 @@ class PostgresStorage(SqlBackend):
                     if not closed:
                         self._forget_dead_loops()
                         self._apools[loop], self._aconns[loop] = pool, conns
+                        self._aguards[loop] = loop.create_task(_close_at_loop_shutdown(pool), name=f"{pool.name}-guard")
                 if closed:
                     await pool.close()
                     self._check_usable()
@@ -228,6 +230,7 @@ class PostgresStorage(SqlBackend):
         for loop in [loop for loop in self._apools if loop.is_closed()]:
             self._apools.pop(loop)
             self._aopening.pop(loop, None)
+            self._aguards.pop(loop, None)
             _hard_close(self._aconns.pop(loop, ()))
 
     # ---- state, errors, closing ----------------------------------------------------------------
@@ -240,6 +243,7 @@ class PostgresStorage(SqlBackend):
             self._apools.clear()
             self._aopening.clear()
             self._aconns.clear()
+            self._aguards.clear()
 
     def _unreachable(self, exc: BaseException) -> StorageUnavailableError:
         reason = " ".join(str(exc).split()) or type(exc).__name__
@@ -270,9 +274,22 @@ class PostgresStorage(SqlBackend):
         with self._lock:
             mine = self._apools.pop(loop, None)
             self._aconns.pop(loop, None)
+            guard = self._aguards.pop(loop, None)
+        if guard is not None:
+            guard.cancel()
         if mine is not None:
             await mine.close()
         await asyncio.to_thread(self.close)
+
+
+async def _close_at_loop_shutdown(pool: Any) -> None:
+    """Wait until the loop cancels every task on shutdown (asyncio.run does), then close the pool
+    properly: cancelled pool workers can otherwise keep waiting for work, and shutdown hangs."""
+    try:
+        await asyncio.Event().wait()
+    except asyncio.CancelledError:
+        await pool.close(timeout=5)
+        raise
 
 
 def _execute(cursor: Any, command: Sql) -> Any:
