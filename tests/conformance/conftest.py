@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from memwise.storage.base import Storage
-from tests.conformance.registry import BACKENDS
-from tests.support.recipe import BackendUnavailable, Recipe, in_ci
+from tests.support.fixtures import recipe  # noqa: F401 (the shared per-backend fixture)
+from tests.support.recipe import Recipe
 
 
 class Api:
@@ -43,17 +43,6 @@ class Api:
         with ThreadPoolExecutor(max_workers=count) as pool:  # one thread per job: all truly at once
             runs = [loop.run_in_executor(pool, asyncio.run, job(i)) for i in range(count)]
             return await asyncio.gather(*runs)
-
-
-@pytest.fixture(params=sorted(BACKENDS))
-def recipe(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Recipe]:
-    try:
-        with BACKENDS[request.param](tmp_path) as made:
-            yield made
-    except BackendUnavailable as exc:
-        if in_ci():
-            pytest.fail(f"backend {request.param} unavailable in CI: {exc}", pytrace=False)
-        pytest.skip(f"backend {request.param} unavailable: {exc}")
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ worker would), complete once. In CI an unreachable server fails the test; locall
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,21 +10,10 @@ import pytest
 from memwise import Agent, Memory
 from memwise.errors import LeaseHeldError
 from memwise.hitl import RunNotResumableError
-from tests.conformance.registry import BACKENDS
 from tests.hitl import support
 from tests.hitl.support import shape
-from tests.support.recipe import BackendUnavailable, Recipe, in_ci
-
-
-@pytest.fixture(params=sorted(BACKENDS))
-def recipe(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Recipe]:
-    try:
-        with BACKENDS[request.param](tmp_path) as made:
-            yield made
-    except BackendUnavailable as exc:
-        if in_ci():
-            pytest.fail(f"backend {request.param} unavailable in CI: {exc}", pytrace=False)
-        pytest.skip(f"backend {request.param} unavailable: {exc}")
+from tests.support.fixtures import recipe  # noqa: F401 (the shared per-backend fixture)
+from tests.support.recipe import Recipe
 
 
 def agent_on(storage: Any) -> Agent:
