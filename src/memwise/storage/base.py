@@ -74,6 +74,15 @@ class TurnEnd:
 SessionUpdate = Callable[[Session], "dict[str, Any] | None"]
 
 
+class TurnStartOptions(TypedDict, total=False):
+    user_id: str | None
+    agent_id: str | None
+    create: bool
+    run: Run | None
+    load_profile: bool
+    last_turns: int | None
+
+
 class SessionChanges(TypedDict, total=False):
     summary: str | None
     summarized_through: int
@@ -206,34 +215,14 @@ class Storage(Backend):
         return await self._async(self._p_read(session_id, after_seq, last_turns, limit, user_id), False)
 
     # ================================================================ a whole turn, in one plan each
-    def start_turn(
-        self,
-        session_id: str,
-        *,
-        user_id: str | None = None,
-        agent_id: str | None = None,
-        create: bool = True,
-        run: Run | None = None,
-        load_profile: bool = False,
-        last_turns: int | None = None,
-    ) -> TurnStart:
+    def start_turn(self, session_id: str, **options: Unpack[TurnStartOptions]) -> TurnStart:
         """Everything a run needs before the model answers, in one plan (one transaction where
-        the backend has them): the session (created when `create`), the run record, the profile
-        and the last turns. A session owned by another user raises SessionAccessError."""
-        return self._sync(self._p_start_turn(session_id, user_id, agent_id, create, run, load_profile, last_turns), True)
+        the backend has them): the session (created when `create`, the default), the run record,
+        the profile and the last turns. A session owned by another user raises SessionAccessError."""
+        return self._sync(self._p_start_turn(session_id, **_known(options, TurnStartOptions, "start_turn")), True)
 
-    async def astart_turn(
-        self,
-        session_id: str,
-        *,
-        user_id: str | None = None,
-        agent_id: str | None = None,
-        create: bool = True,
-        run: Run | None = None,
-        load_profile: bool = False,
-        last_turns: int | None = None,
-    ) -> TurnStart:
-        return await self._async(self._p_start_turn(session_id, user_id, agent_id, create, run, load_profile, last_turns), True)
+    async def astart_turn(self, session_id: str, **options: Unpack[TurnStartOptions]) -> TurnStart:
+        return await self._async(self._p_start_turn(session_id, **_known(options, TurnStartOptions, "start_turn")), True)
 
     def finish_turn(
         self,
@@ -493,8 +482,8 @@ class Storage(Backend):
         ]
 
     def _p_start_turn(
-        self, session_id: str, user_id: str | None, agent_id: str | None, create: bool,
-        run: Run | None, load_profile: bool, last_turns: int | None,
+        self, session_id: str, user_id: str | None = None, agent_id: str | None = None, create: bool = True,
+        run: Run | None = None, load_profile: bool = False, last_turns: int | None = None,
     ) -> Plan[TurnStart]:
         if create:
             try:
