@@ -166,7 +166,7 @@ def test_one_document_per_message_and_bodies_kept_as_is(storage: MongoStorage, d
 
 
 def test_body_text_is_stored_byte_for_byte(storage: MongoStorage, db: Any) -> None:
-    storage._sync(storage._setup(), True)
+    storage.create_session("s1")
     body = '{"a":"é 😀 \\u0000","b":[1,2.5,null]}'
     assert storage._sync(storage._append_messages("s1", [RawMessage(0, None, True, 1.5, body)]), True) == [1]
     assert db.memwise_messages.find_one({"session_id": "s1"})["body"] == body
@@ -210,12 +210,12 @@ def _index_names(plan: Any) -> set[str]:
     return names
 
 
-def _finds(storage: MongoStorage, plan: Any) -> list[Any]:
-    """Run a plan and return the find commands it sent."""
+def _reads(storage: MongoStorage, plan: Any) -> list[Any]:
+    """Run a plan and return the find and aggregate commands it sent."""
     seen: list[Any] = []
 
     def execute(command: Any) -> Any:
-        if isinstance(command, mongo_module.Mongo) and command.op == "find":
+        if isinstance(command, mongo_module.Mongo) and command.op in ("find", "aggregate"):
             seen.append(command)
         return storage._execute(command)
 
@@ -223,12 +223,29 @@ def _finds(storage: MongoStorage, plan: Any) -> list[Any]:
     return seen
 
 
+def _winning_plans(db: Any, collection: str, command: Any) -> list[Any]:
+    """The winning query plans of a find, or of an aggregate and of the pipelines its $lookups run."""
+    if command.op == "find":
+        options = dict(command.kwargs)
+        cursor = db[collection].find(*command.args, sort=options.pop("sort", None), **options)
+        return [cursor.explain()["queryPlanner"]["winningPlan"]]
+    pipeline = command.args[0]
+    lookups = [stage["$lookup"] for stage in pipeline if "$lookup" in stage]
+    runs = [(collection, pipeline), *((lookup["from"], lookup["pipeline"]) for lookup in lookups)]
+    plans = []
+    for name, stages in runs:
+        explained = db.command("explain", {"aggregate": name, "pipeline": stages, "cursor": {}}, verbosity="queryPlanner")
+        planner = explained["stages"][0]["$cursor"]["queryPlanner"] if "stages" in explained else explained["queryPlanner"]
+        plans.append(planner["winningPlan"])
+    return plans
+
+
 def test_hot_paths_use_their_indexes(storage: MongoStorage, db: Any) -> None:
     storage.create_session("s1", user_id="u1", agent_id="a1")
     for i in range(3):
         storage.append_messages("s1", turn(f"t{i}"))
     expected = [
-        (storage._append_messages("s1", _rows("x")), {"session_seq"}),  # the session's last message
+        (storage._append_messages("s1", _rows("x")), {"_id_", "session_seq"}),  # the session, its last message
         (storage._read_messages("s1", 0, 2, None), {"session_turns", "session_seq"}),  # last N turns
         (storage._read_messages("s1", 3, None, 2), {"session_seq"}),  # after a seq
         (storage._query_records(RecordQuery("session", user_id="u1")), {"kind_user_id_newest"}),
@@ -238,14 +255,11 @@ def test_hot_paths_use_their_indexes(storage: MongoStorage, db: Any) -> None:
         (storage._query_records(RecordQuery("session", updated_before=time.time())), {"kind_newest"}),
     ]
     for plan, indexes in expected:
-        finds = _finds(storage, plan)
+        reads = _reads(storage, plan)
         used = set()
-        for command in finds:
-            collection = db[storage._names[command.collection]]
-            options = dict(command.kwargs)
-            cursor = collection.find(*command.args, sort=options.pop("sort", None), **options)
-            used |= _index_names(cursor.explain()["queryPlanner"]["winningPlan"])
-        assert indexes <= used, (finds, used)
+        for command in reads:
+            used |= _index_names(_winning_plans(db, storage._names[command.collection], command))
+        assert indexes <= used, (reads, used)
 
 
 def test_pages_through_many_records_tied_on_one_timestamp(storage: MongoStorage) -> None:

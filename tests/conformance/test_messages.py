@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
+import time
+
 import pytest
 
 from memwise.errors import InvalidInputError, NotFoundError
@@ -51,6 +55,51 @@ async def test_last_turns_counts_user_turns_not_messages(api):
 async def test_append_needs_a_session(api):
     with pytest.raises(NotFoundError, match="create it"):
         await api.append_messages("ghost", turn("hi"))
+
+
+async def test_append_to_a_missing_or_deleted_session_stores_nothing(api):
+    await api.create_session("gone")
+    await api.append_messages("gone", turn("before"))
+    assert await api.delete_session("gone") is True
+    for session_id in ("ghost", "gone"):
+        for messages in (turn("lost"), []):
+            missing = f"session {session_id!r} does not exist; create it before appending messages"
+            with pytest.raises(NotFoundError, match=re.escape(missing)):
+                await api.append_messages(session_id, messages, run_id="r1")
+        assert await api.read_messages(session_id) == []
+        assert await api.read_messages(session_id, last_turns=1) == []
+        await api.create_session(session_id)  # nothing was kept for it: seqs start at 1
+        assert await api.read_messages(session_id) == []
+        assert await api.append_messages(session_id, turn("new")) == [1, 2]
+
+
+async def test_appends_racing_a_session_delete_leave_nothing_behind(api):
+    """An append running while its session is deleted lands before the delete (and goes with it)
+    or fails: no message outlives its session."""
+    for attempt in range(3):
+        session_id = f"race{attempt}"
+        await api.create_session(session_id)
+
+        async def job(i):
+            if i == 0:  # the deleter, once the writers are appending
+                for _ in range(5000):
+                    if await api.read_messages(session_id, limit=1):
+                        break
+                    await asyncio.sleep(0.001)
+                return await api.delete_session(session_id)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:  # writers append until the session is gone
+                try:
+                    await api.append_messages(session_id, turn(f"w{i}"))
+                except NotFoundError:
+                    return True
+                await asyncio.sleep(0)  # let the other tasks in (some backends never wait on I/O)
+            return False
+
+        assert await api.concurrently(4, job) == [True, True, True, True]
+        assert await api.read_messages(session_id) == []
+        await api.create_session(session_id)
+        assert await api.append_messages(session_id, turn("new")) == [1, 2]
 
 
 @pytest.mark.parametrize("bad", ["text", [{"kind": "request", "parts": "nope"}], [42]])

@@ -457,11 +457,12 @@ class Storage(Backend):
             query = replace(query, after=(raws[-1].updated_at, raws[-1].key))
 
     def _p_append(self, session_id: str, encoded: list[tuple[str, bool]], run_id: str | None) -> Plan[list[int]]:
-        if (yield from self._get_record("session", session_id)) is None:
-            raise NotFoundError(f"session {session_id!r} does not exist; create it before appending messages")
         now = time.time()
         rows = [RawMessage(0, _opt_id(run_id, "run_id"), turn_start, now, text) for text, turn_start in encoded]
-        return (yield from self._append_messages(session_id, rows))
+        seqs = yield from self._append_messages(session_id, rows)  # checks that the session exists
+        if seqs is None:
+            raise NotFoundError(f"session {session_id!r} does not exist; create it before appending messages")
+        return seqs
 
     def _p_read(
         self, session_id: str, after_seq: int, last_turns: int | None, limit: int | None, user_id: str | None

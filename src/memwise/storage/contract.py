@@ -7,7 +7,9 @@ these once, in `memwise.storage.base`, and is the same on every backend.
 Invariants a backend must keep:
 - `_put_record` is an atomic compare-and-set on (kind, key, version).
 - `_append_messages` gives the new messages contiguous seqs after the session's last one,
-  atomically, even under many concurrent writers (threads, processes, hosts).
+  atomically, even under many concurrent writers (threads, processes, hosts), and only while the
+  session's record exists: checked with the append, atomically where the backend can, so no
+  message outlives a `delete_session` (which deletes the messages, the runs, then the record).
 - Each primitive is atomic on its own; a plan may run in a transaction, but correctness must not
   depend on it (network backends run a plan's commands one by one).
 - Stored text is kept byte for byte; backends never parse `body`.
@@ -108,15 +110,20 @@ class Backend(ABC):
         `expected_version` (0: no record may exist). Return False, writing nothing, otherwise."""
 
     @abstractmethod
-    def _delete_record(self, kind: str, key: str) -> Plan[bool]: ...
+    def _delete_record(self, kind: str, key: str) -> Plan[bool]:
+        """Delete a record; return whether it existed. A backend that runs a plan's commands one
+        by one also deletes a session's messages here, with or after its record: an append may
+        have found the record after the plan's `_delete_messages`."""
 
     @abstractmethod
     def _query_records(self, query: RecordQuery) -> Plan[list[RawRecord]]: ...
 
     # ---- append-only message log ----------------------------------------------------------
     @abstractmethod
-    def _append_messages(self, session_id: str, messages: list[RawMessage]) -> Plan[list[int]]:
-        """Append atomically; return the assigned seqs (contiguous, after the last stored)."""
+    def _append_messages(self, session_id: str, messages: list[RawMessage]) -> Plan[list[int] | None]:
+        """Append atomically, only if the session's record exists; return the assigned seqs
+        (contiguous, after the last stored), or None, appending nothing, when it does not (also
+        for an empty `messages`)."""
 
     @abstractmethod
     def _read_messages(

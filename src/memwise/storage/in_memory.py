@@ -58,10 +58,12 @@ class InMemoryStorage(Storage):
         found = sorted(filter(query.matches, self._records.values()), key=newest_first, reverse=True)
         return [replace(raw) for raw in found[: query.limit]]
 
-    def _append_messages(self, session_id: str, messages: list[RawMessage]) -> Plan[list[int]]:
+    def _append_messages(self, session_id: str, messages: list[RawMessage]) -> Plan[list[int] | None]:
         return (yield from call(self._append, session_id, messages))
 
-    def _append(self, session_id: str, messages: list[RawMessage]) -> list[int]:
+    def _append(self, session_id: str, messages: list[RawMessage]) -> list[int] | None:
+        if ("session", session_id) not in self._records:  # under the plan's lock, like the delete
+            return None
         log = self._logs.setdefault(session_id, _Log())
         seqs = []
         for message in messages:

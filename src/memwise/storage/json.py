@@ -281,11 +281,13 @@ class JSONStorage(Storage):
     def _log_path(self, session_id: str) -> str:
         return os.path.join(self._messages_dir, _file_name(session_id) + ".jsonl")
 
-    def _append_messages(self, session_id: str, messages: list[RawMessage]) -> Plan[list[int]]:
+    def _append_messages(self, session_id: str, messages: list[RawMessage]) -> Plan[list[int] | None]:
         return (yield from call(self._append, session_id, messages))
 
-    def _append(self, session_id: str, messages: list[RawMessage]) -> list[int]:
+    def _append(self, session_id: str, messages: list[RawMessage]) -> list[int] | None:
         self._must_write()
+        if self._get("session", session_id) is None:  # under the store's exclusive lock, like the delete
+            return None
         if not messages:
             return []
         path = self._log_path(session_id)

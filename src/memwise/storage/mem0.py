@@ -23,11 +23,14 @@ Mem0 is used as what it is, memories with metadata, filters and search, not as a
 Atomicity: Mem0 has no compare-and-set and no counters. `_put_record`, `_delete_record`,
 `_append_messages` and `_delete_messages` run under a lock held by this process (shared by every
 Mem0Storage built on the same mem0 client object), and message seqs come from a per-session
-counter kept in that process. **Mem0Storage is therefore safe for many threads and tasks in ONE
-process, not for several processes (or hosts) writing the same mem0 store**: Mem0 itself offers
-no primitive that would make cross-process writes atomic. A failed append removes the messages
-it had already written; a process killed in the middle of a multi-message append can leave the
-first messages of that append (each message is always whole).
+counter kept in that process. An append checks under that lock that its session exists, and (on
+the platform, where a plan's steps take the lock one by one) deleting a session's record also
+deletes the messages appended since the plan deleted them: no message outlives its session.
+**Mem0Storage is therefore safe for many threads and tasks in ONE process, not for several
+processes (or hosts) writing the same mem0 store**: Mem0 itself offers no primitive that would
+make cross-process writes atomic. A failed append removes the messages it had already written; a
+process killed in the middle of a multi-message append can leave the first messages of that
+append (each message is always whole).
 
 Drivers: the open-source `Memory` is an in-process library (its qdrant local mode is not
 thread-safe), so every plan runs under the lock and the async API uses the default thread driver.
@@ -424,7 +427,10 @@ class Mem0Storage(Storage):
             self._state.owners.pop((self.namespace, key), None)
         if found is None:
             return False
-        return (yield _Call("delete", {"memory_id": found[0]}, missing_ok=True)) is not None
+        deleted = (yield _Call("delete", {"memory_id": found[0]}, missing_ok=True)) is not None
+        if kind == "session" and not self._local:  # a local Memory runs the whole delete plan under the lock
+            yield from self._m0_delete_messages(key)  # appended since the plan deleted them: gone too
+        return deleted
 
     def _query_records(self, query: RecordQuery) -> Plan[list[RawRecord]]:
         if query.user_id is not None:
@@ -453,21 +459,21 @@ class Mem0Storage(Storage):
         records.sort(key=newest_first, reverse=True)
         return records[: query.limit]
 
-    def _append_messages(self, session_id: str, messages: list[RawMessage]) -> Plan[list[int]]:
-        if not messages:
-            return []
+    def _append_messages(self, session_id: str, messages: list[RawMessage]) -> Plan[list[int] | None]:
         return (yield _Atomic(self._m0_append(session_id, messages)))
 
-    def _m0_append(self, session_id: str, messages: list[RawMessage]) -> Plan[list[int]]:
+    def _m0_append(self, session_id: str, messages: list[RawMessage]) -> Plan[list[int] | None]:
+        found = yield from self._m0_lookup("session", session_id)  # under the lock deletes take too
+        if found is None:
+            return None
+        if not messages:
+            return []
         slot = (self.namespace, session_id)
         last = self._state.last_seq.get(slot)
         if last is None:
             stored = yield from self._m0_list_messages(session_id, 0, None)
             last = max((m.seq for _, m in stored), default=0)
-        owner = self._state.owners.get(slot)
-        if owner is None:
-            found = yield from self._m0_lookup("session", session_id)
-            owner = self._m0_entities(found[1].user_id if found else None, None)["user_id"]
+        owner = self._state.owners.get(slot) or self._m0_entities(found[1].user_id, None)["user_id"]
         entities = {"user_id": owner, "run_id": _entity(session_id)}
         seqs = []
         try:

@@ -18,8 +18,16 @@ message, which records the last seq of its batch (`batch_end`), and inserts its 
 concurrent writer take that first seq; the others fail on their first document, so they insert
 nothing, back off a little and retry. Since every writer starts after the end of the newest
 batch, nobody targets a seq inside a batch being written, so batches never interleave. A writer
-killed between its two round trips has reserved nothing: no gap (a counter document would leave
+killed between its read and its insert has reserved nothing: no gap (a counter document would leave
 one). Within one process, appends to a session queue on a local lock rather than race.
+
+The session must exist: the read of the last message is an aggregate on the session's record that
+looks the message up, so an append to a missing session costs that one round trip and writes
+nothing. Without a transaction that check is not atomic with the insert, so a writer checks again
+after inserting (and takes its batch back if the session is gone), and deleting a session's record
+deletes its messages once more, after the record: either the writer finds the record gone or that
+delete comes after its insert, so no message outlives its session (unless the writer dies between
+its insert and its second check).
 
 Sync calls run plans with `MongoClient`; async calls run the same plans with `AsyncMongoClient`
 (one per event loop, as pymongo binds it to one), so the event loop never blocks.
@@ -65,7 +73,7 @@ _ORPHANS: dict[asyncio.AbstractEventLoop, list[Any]] = {}
 
 @dataclass(frozen=True, slots=True)
 class Mongo:
-    """One command: `collection.op(*args, **kwargs)`; "find" returns the list of documents."""
+    """One command: `collection.op(*args, **kwargs)`; "find" and "aggregate" return the list of documents."""
 
     collection: str  # "records" or "messages"
     op: str
@@ -242,8 +250,8 @@ class MongoStorage(Storage):
             return lock.release
         collection = self._collections()[command.collection]
         with self._errors(command):
-            if command.op == "find":
-                return list(collection.find(*command.args, **command.kwargs))
+            if command.op in ("find", "aggregate"):
+                return list(getattr(collection, command.op)(*command.args, **command.kwargs))
             return _result(command.op, getattr(collection, command.op)(*command.args, **command.kwargs))
 
     async def _aexecute(self, command: Mongo | _Sleep | _Queue) -> Any:
@@ -258,6 +266,8 @@ class MongoStorage(Storage):
         with self._errors(command):
             if command.op == "find":
                 return await collection.find(*command.args, **command.kwargs).to_list()
+            if command.op == "aggregate":
+                return await (await collection.aggregate(*command.args, **command.kwargs)).to_list()
             return _result(command.op, await getattr(collection, command.op)(*command.args, **command.kwargs))
 
     async def _arun(self, plan: Plan[T], *, write: bool) -> T:
@@ -326,7 +336,10 @@ class MongoStorage(Storage):
         return matched == 1
 
     def _delete_record(self, kind: str, key: str) -> Plan[bool]:
-        return (yield Mongo("records", "delete_one", ({"_id": _record_id(kind, key)},))) == 1
+        deleted = (yield Mongo("records", "delete_one", ({"_id": _record_id(kind, key)},))) == 1
+        if kind == "session":  # again, after the record: an append that passed its check meanwhile
+            yield from self._delete_messages(key)
+        return deleted
 
     def _query_records(self, query: RecordQuery) -> Plan[list[RawRecord]]:
         where: dict[str, Any] = {"kind": query.kind}
@@ -363,9 +376,9 @@ class MongoStorage(Storage):
             spare = seen * 2  # many ties on one stamp: look further
 
     # ================================================================ messages
-    def _append_messages(self, session_id: str, messages: list[RawMessage]) -> Plan[list[int]]:
+    def _append_messages(self, session_id: str, messages: list[RawMessage]) -> Plan[list[int] | None]:
         if not messages:
-            return []
+            return None if (yield from self._last_seq(session_id)) is None else []
         # Writers of this process queue on a local lock instead of racing on the server; other
         # processes and hosts are kept apart by the unique index alone (the lock is only a saving).
         release = yield _Queue(session_id)
@@ -374,11 +387,14 @@ class MongoStorage(Storage):
         finally:
             release()
 
-    def _append_batch(self, session_id: str, messages: list[RawMessage]) -> Plan[list[int]]:
+    def _append_batch(self, session_id: str, messages: list[RawMessage]) -> Plan[list[int] | None]:
         for attempt in range(_MAX_APPEND_ATTEMPTS):
             if attempt:  # lost a race: back off a little so the writers spread out
                 yield _Sleep(random.uniform(0, min(_BACKOFF_MAX, _BACKOFF_BASE * 2 ** min(attempt, 16))))
-            first = (yield from self._last_seq(session_id)) + 1
+            last = yield from self._last_seq(session_id)
+            if last is None:
+                return None
+            first = last + 1
             end = first + len(messages) - 1
             docs = [_message_doc(session_id, seq, end, message) for seq, message in enumerate(messages, first)]
             try:
@@ -388,23 +404,37 @@ class MongoStorage(Storage):
                     raise StorageError(f"MongoDB append to session {session_id!r} failed: {_first_line(exc)}") from exc
                 inserted = exc.details.get("nInserted", 0) if isinstance(exc, BulkWriteError) else 0
                 if inserted:  # cannot happen while every writer follows batch_end; never leave a part
-                    yield Mongo("messages", "delete_many", ({"_id": {"$in": [d["_id"] for d in docs[:inserted]]}},))
+                    yield from self._take_back(docs[:inserted])
                 continue  # another writer took `first`: read the new end and try again
+            if (yield Mongo("records", "find_one", ({"_id": _record_id("session", session_id)}, {"_id": 1}))) is None:
+                yield from self._take_back(docs)  # the session was deleted since the check: no orphans
+                return None
             self._remember(session_id, end)
             return list(range(first, end + 1))
         raise StorageError(f"could not append to session {session_id!r}: {_MAX_APPEND_ATTEMPTS} conflicting attempts")
 
-    def _last_seq(self, session_id: str) -> Plan[int]:
-        """The end of the session's newest batch (0 when it has no messages)."""
+    def _take_back(self, docs: list[dict[str, Any]]) -> Plan[None]:
+        yield Mongo("messages", "delete_many", ({"_id": {"$in": [doc["_id"] for doc in docs]}},))
+
+    def _last_seq(self, session_id: str) -> Plan[int | None]:
+        """The end of the session's newest batch (0 when it has no messages), or None when the
+        session's record does not exist: one aggregate on the record, looking up the message."""
         hint = self._hints.get(session_id, 0)
         while True:
             where: dict[str, Any] = {"session_id": session_id}
             if hint:
                 where["seq"] = {"$gte": hint}
-            docs = yield Mongo(
-                "messages", "find", (where, {"_id": 0, "seq": 1, "batch_end": 1}),
-                {"sort": [("seq", pymongo.DESCENDING)], "limit": 1},
-            )
+            newest = [
+                {"$match": where}, {"$sort": {"seq": -1}}, {"$limit": 1}, {"$project": {"_id": 0, "seq": 1, "batch_end": 1}},
+            ]
+            found = yield Mongo("records", "aggregate", ([
+                {"$match": {"_id": _record_id("session", session_id)}},
+                {"$lookup": {"from": self._names["messages"], "pipeline": newest, "as": "last"}},
+                {"$project": {"_id": 0, "last": 1}},
+            ],))
+            if not found:
+                return None
+            docs = found[0]["last"]
             if docs:
                 return max(docs[0]["seq"], docs[0].get("batch_end", 0))
             if not hint:

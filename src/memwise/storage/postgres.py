@@ -7,7 +7,9 @@ created lazily inside the running event loop (one per loop), so async code never
 A write plan runs in one transaction on one pooled connection (READ COMMITTED): compare-and-set
 is `UPDATE ... WHERE version = ?` / `INSERT ... ON CONFLICT DO NOTHING`, and an append takes the
 session's row lock in the heads table with an upsert, so concurrent appenders in any number of
-processes get contiguous seqs. A read-only plan runs in autocommit on its pooled connection: under
+processes get contiguous seqs. That upsert selects the session's record FOR NO KEY UPDATE, and a
+delete locks it FOR UPDATE before touching the log, so an append and a delete_session take turns:
+no message outlives its session. A read-only plan runs in autocommit on its pooled connection: under
 READ COMMITTED a transaction gives plain SELECTs nothing more, and this saves two round trips.
 Schema setup is serialized across processes with a transaction-scoped advisory lock.
 """
@@ -60,6 +62,9 @@ class PostgresStorage(SqlBackend):
     - `pool_min_size` / `pool_max_size`: connections per pool (one sync pool, one async pool per
       event loop); `pool_timeout`: seconds to wait for a free connection.
     """
+
+    append_lock = " FOR NO KEY UPDATE"
+    delete_lock = " FOR UPDATE"
 
     def __init__(
         self,

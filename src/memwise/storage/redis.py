@@ -23,25 +23,32 @@ order (updated_at desc, then key desc). One script call returns a page of index 
 with their record hashes; filters the index does not cover are checked in Python.
 
 Atomicity: every operation that touches several keys is one Lua script (EVALSHA, with EVAL as the
-fallback when the server lost its script cache), and every script touches keys of ONE slot only:
+fallback when the server lost its script cache), and every script touches keys of ONE slot only,
+but for a session's record and log, which go together on a single server (see below):
 
 - put: compare-and-set on the version + moving the record's index entries + its TTL (catalog slot);
-- delete: the record and its index entries (catalog slot);
-- append: next seq (LLEN) + RPUSH messages + RPUSH turn starts + TTL (session slot); readers never
-  see half an append, and a writer killed mid-call leaves all of it or none;
+- delete: the record and its index entries (catalog slot), and a session's log with its record;
+- append: the session record must exist (else nothing is appended) + next seq (LLEN) + RPUSH
+  messages + RPUSH turn starts + TTLs (session slot, and the record's TTL); readers never see half
+  an append, a writer killed mid-call leaves all of it or none;
 - read with `last_turns`: the turn index and the log read as one snapshot (session slot);
 - delete messages (session slot).
 
-Multi-slot work is never one command, and only TTL or clean-up is involved: an append refreshes the
-session record's TTL with a separate PEXPIRE, a session write refreshes its log's TTL with a separate
-script call, and a listing that meets index entries of records that expired removes them in a
-later script call that re-checks each record first (so a record re-created meanwhile keeps its
-entry). Scripts compute the index keys they touch from their arguments instead of declaring them
-all in KEYS; those keys always carry the same hash tag as KEYS[1], so a cluster runs each script on
-one node without cross-slot errors. A session id containing `}` ends its hash tag early, but both
-of its log keys still share it (hence a slot). The price of atomic index updates on a cluster: all
-records and indexes live in the one catalog slot (one shard); message logs, the bulk of the data
-and of the traffic, spread over every shard.
+On a single server the append script reads (and refreshes) the session record and the delete script
+drops the log with it, across slots, so an append and a delete_session never interleave: no message
+outlives its session. A Redis Cluster runs a script on one slot's node, so there an append checks
+the record with EXISTS before its script and refreshes its TTL with PEXPIRE after, and deleting a
+session record drops its log with a second script call: an append racing a delete_session can
+leave its messages behind. Other multi-slot work is never one command, and only TTL or clean-up
+is involved: a session write refreshes its log's TTL with a separate script call, and a listing
+that meets index entries of records that expired removes them in a later script call that
+re-checks each record first (so a record re-created meanwhile keeps its entry). Scripts compute
+the index keys they touch from their arguments instead of declaring them all in KEYS; on a cluster
+those keys always carry the same hash tag as KEYS[1], so it runs each script on one node without
+cross-slot errors. A session id containing `}` ends its hash tag early, but both of its log keys
+still share it (hence a slot). The price of atomic index updates on a cluster: all records and
+indexes live in the one catalog slot (one shard); message logs, the bulk of the data and of the
+traffic, spread over every shard.
 
 `expire` (seconds) is a sliding TTL for sessions and their message logs, refreshed on every write
 to either (a session update, an append). Profiles get it only with `expire_profiles=True`. Runs and
@@ -123,7 +130,7 @@ redis.call('HSET', KEYS[1], unpack(fields))
 if tonumber(ARGV[5]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[5]) end
 return 1
 """,
-    # KEYS[1] record. ARGV: index prefix, member.
+    # KEYS[1] record. ARGV: index prefix, member, then keys to delete with it (a session's log).
     "delete": f"""
 local names = {_INDEX_FIELDS_LUA}
 local old = redis.call('HMGET', KEYS[1], unpack(names))
@@ -131,6 +138,7 @@ for i = 1, #names do
   if old[i] then redis.call('ZREM', ARGV[1] .. ':' .. names[i] .. ':' .. old[i], ARGV[2]) end
 end
 redis.call('ZREM', ARGV[1], ARGV[2])
+if #ARGV > 2 then redis.call('DEL', unpack(ARGV, 3)) end
 return redis.call('DEL', KEYS[1])
 """,
     # KEYS[1] index. ARGV: max score, min score, offset, count, record key prefix.
@@ -158,18 +166,23 @@ for i = 4, #ARGV do
 end
 return removed
 """,
-    # KEYS[1] log, KEYS[2] turns. ARGV: ttl ms (0: none), then (turn start '1'/'0', entry) pairs.
-    # Returns the first assigned seq.
+    # KEYS[1] log, KEYS[2] turns. ARGV: ttl ms (0: none), the session's record key ('': not
+    # checked here), then (turn start '1'/'0', entry) pairs.
+    # Returns the first assigned seq, or 0 (appending nothing) when the session record is missing.
     "append": """
 local function push(key, items)
   for i = 1, #items, 1000 do
     redis.call('RPUSH', key, unpack(items, i, math.min(i + 999, #items)))
   end
 end
+if ARGV[2] ~= '' then
+  if redis.call('EXISTS', ARGV[2]) == 0 then return 0 end
+  if tonumber(ARGV[1]) > 0 then redis.call('PEXPIRE', ARGV[2], ARGV[1]) end
+end
 local first = redis.call('LLEN', KEYS[1]) + 1
 local entries, turns = {}, {}
-for i = 2, #ARGV, 2 do
-  if ARGV[i] == '1' then turns[#turns + 1] = first + (i - 2) / 2 end
+for i = 3, #ARGV, 2 do
+  if ARGV[i] == '1' then turns[#turns + 1] = first + (i - 3) / 2 end
   entries[#entries + 1] = ARGV[i + 1]
 end
 push(KEYS[1], entries)
@@ -250,6 +263,9 @@ class RedisStorage(Storage):
         self._ttl_ms = 0 if expire is None else max(1, int(expire * 1000))
         self._given = redis_client
         self._given_flavour = None if redis_client is None else _flavour(redis_client)
+        # A cluster runs a script on one slot's node: there, the session record (catalog slot) is
+        # checked, refreshed and deleted by separate commands from its log (session slot).
+        self._cluster = redis_client is not None and _is_cluster(redis_client)
         self._options = {
             "socket_connect_timeout": socket_connect_timeout,
             "socket_timeout": socket_timeout,
@@ -310,7 +326,13 @@ class RedisStorage(Storage):
         return bool(written)
 
     def _delete_record(self, kind: str, key: str) -> Plan[bool]:
-        deleted = yield ("delete", ([self._record_key(kind, key)], [self._index_key(kind), key]))
+        # A session's log goes with its record, after the plan's `_delete_messages`: an append that
+        # ran in between (its session still existed) leaves nothing behind.
+        log = self._log_keys(key) if kind == "session" else []
+        argv = [self._index_key(kind), key, *([] if self._cluster else log)]
+        deleted = yield ("delete", ([self._record_key(kind, key)], argv))
+        if log and self._cluster:
+            yield ("drop", (log, []))
         return bool(deleted)
 
     def _query_records(self, query: RecordQuery) -> Plan[list[RawRecord]]:
@@ -351,17 +373,20 @@ class RedisStorage(Storage):
         return found
 
     # ================================================================ plans: messages
-    def _append_messages(self, session_id: str, messages: list[RawMessage]) -> Plan[list[int]]:
-        if not messages:
-            return []
-        argv: list[Any] = [self._ttl_ms]
+    def _append_messages(self, session_id: str, messages: list[RawMessage]) -> Plan[list[int] | None]:
+        record = self._record_key("session", session_id)
+        if self._cluster and not (yield ("exists", (record,))):  # another slot: checked beforehand
+            return None
+        argv: list[Any] = [self._ttl_ms, "" if self._cluster else record]
         for message in messages:
             turn = "1" if message.turn_start else "0"
             run_id = json.dumps(message.run_id, ensure_ascii=False)
             argv += (turn, f"{turn} {float(message.created_at)!r} {run_id}\n{message.body}")
         first = yield ("append", (self._log_keys(session_id), argv))
-        if self._ttl_ms:  # the session slides with its log (another slot: a separate command)
-            yield ("pexpire", (self._record_key("session", session_id), self._ttl_ms))
+        if not first:
+            return None
+        if self._ttl_ms and self._cluster:  # the session slides with its log
+            yield ("pexpire", (record, self._ttl_ms))
         return list(range(first, first + len(messages)))
 
     def _read_messages(
@@ -530,6 +555,13 @@ def _flavour(client: Any) -> str:
     raise ConfigurationError(
         f"redis_client must be a redis.Redis or a redis.asyncio.Redis, not {type(client).__name__}"
     )
+
+
+def _is_cluster(client: Any) -> bool:
+    import redis.asyncio.cluster
+    import redis.cluster
+
+    return isinstance(client, (redis.cluster.RedisCluster, redis.asyncio.cluster.RedisCluster))
 
 
 def _where(client: Any) -> str:

@@ -33,6 +33,11 @@ class SqlBackend(Storage):
 
     tables: dict[str, str]
     index_prefix: str = "memwise_"
+    #: Row-lock clauses on the session's record, for dialects whose write plans run side by side
+    #: (SQLite runs them one at a time and has none). Both are exclusive, so an append and a delete
+    #: queue for the row in turn (a shared lock would let a stream of appends starve a delete).
+    append_lock: str = ""
+    delete_lock: str = ""
 
     def _sql(self, text: str, params: Any = (), fetch: str = "all") -> Plan[Any]:
         return (yield Sql(text.format(p=self.index_prefix, **self.tables), params, fetch))  # type: ignore[arg-type]
@@ -101,22 +106,26 @@ class SqlBackend(Storage):
         return [RawRecord(*row) for row in rows]
 
     # ---- messages ----------------------------------------------------------------------------
-    def _append_messages(self, session_id: str, messages: list[RawMessage]) -> Plan[list[int]]:
-        if not messages:
-            return []
-        row = yield from self._sql(  # takes the session's row lock until commit: appends serialize
-            "INSERT INTO {heads} (session_id, last_seq) VALUES (?, ?) ON CONFLICT (session_id)"
+    def _append_messages(self, session_id: str, messages: list[RawMessage]) -> Plan[list[int] | None]:
+        # One statement checks that the session exists (locking its record row where the dialect
+        # can, so a delete waits for this transaction) and takes the session's head row lock
+        # until commit: appends serialize, and none can slip in after a delete.
+        row = yield from self._sql(
+            "INSERT INTO {heads} (session_id, last_seq) SELECT ?, ? FROM {records} WHERE kind = 'session' AND key = ?"
+            f"{self.append_lock} ON CONFLICT (session_id)"
             " DO UPDATE SET last_seq = {heads}.last_seq + excluded.last_seq RETURNING last_seq",
-            (session_id, len(messages)),
+            (session_id, len(messages), session_id),
             "one",
         )
-        first = row[0] - len(messages) + 1
-        seqs = list(range(first, row[0] + 1))
-        yield from self._sql(
-            "INSERT INTO {messages} (session_id, seq, run_id, turn_start, created_at, body) VALUES (?, ?, ?, ?, ?, ?)",
-            [(session_id, seq, m.run_id, int(m.turn_start), m.created_at, m.body) for seq, m in zip(seqs, messages)],
-            "many",
-        )
+        if row is None:
+            return None
+        seqs = list(range(row[0] - len(messages) + 1, row[0] + 1))
+        if seqs:
+            yield from self._sql(
+                "INSERT INTO {messages} (session_id, seq, run_id, turn_start, created_at, body) VALUES (?, ?, ?, ?, ?, ?)",
+                [(session_id, seq, m.run_id, int(m.turn_start), m.created_at, m.body) for seq, m in zip(seqs, messages)],
+                "many",
+            )
         return seqs
 
     def _read_messages(
@@ -138,7 +147,12 @@ class SqlBackend(Storage):
         return [RawMessage(*row) for row in rows]
 
     def _delete_messages(self, session_id: str) -> Plan[int]:
-        # The head first: it takes the session's row lock, so an append in flight commits before
-        # the messages are deleted (and is deleted with them), never after (orphans reusing seqs).
+        # Lock the session's record first, as an append does (the same order: no deadlock), then
+        # the head: an append in flight commits before the messages are deleted (and is deleted
+        # with them), and a later one waits for the delete's commit and finds no session.
+        if self.delete_lock:
+            yield from self._sql(
+                f"SELECT 1 FROM {{records}} WHERE kind = 'session' AND key = ?{self.delete_lock}", (session_id,), "one"
+            )
         yield from self._sql("DELETE FROM {heads} WHERE session_id = ?", (session_id,), "rowcount")
         return (yield from self._sql("DELETE FROM {messages} WHERE session_id = ?", (session_id,), "rowcount"))
