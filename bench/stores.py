@@ -1,5 +1,7 @@
-"""The four backends of the benchmark: a memwise storage in a fresh namespace, and the bare driver
-doing the floor's work ("append one message, read the last 20") on the same server, sync and async.
+"""The backends of the benchmark: a memwise storage in a fresh namespace, and the bare driver
+doing the floor's work ("append one turn, read the last 20 messages") on the same server, sync and
+async. `python -m bench` uses BACKENDS; `python -m bench.backends.floor` uses every one in CLASSES
+(also JSON files and mem0's local Memory).
 
 Each backend is a context manager: entering checks that the driver, the memwise class and the
 server are there (else `Unavailable` saying which), leaving drops everything it created.
@@ -7,6 +9,7 @@ server are there (else `Unavailable` saying which), leaving drops everything it 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -81,15 +84,22 @@ class Backend:
 
 
 # ====================================================================== SQLite
-class SqliteBackend(Backend):
-    name, label, floor_label = "sqlite", "SQLite", "sqlite3 (WAL, synchronous=NORMAL)"
+class FileBackend(Backend):
+    """A backend in local files, under a fresh temporary directory (BENCH_TMP, else the system's)."""
+
+    module = "?"
 
     def check(self) -> None:
-        need("memwise.storage.sqlite", "memwise's SQLite backend is missing")
-        self.tmp = tempfile.mkdtemp(prefix="mwbench-sqlite-", dir=os.environ.get("BENCH_TMP"))
+        need(self.module, f"memwise's {self.label} backend is missing")
+        self.tmp = tempfile.mkdtemp(prefix=f"mwbench-{self.name}-", dir=os.environ.get("BENCH_TMP"))
 
     def cleanup(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class SqliteBackend(FileBackend):
+    name, label, floor_label = "sqlite", "SQLite", "sqlite3 (WAL, synchronous=NORMAL)"
+    module = "memwise.storage.sqlite"
 
     def make_storage(self) -> Any:
         from memwise.storage.sqlite import SqliteStorage
@@ -327,7 +337,7 @@ def mongo_server() -> str:
 
 
 class MongoBackend(Backend):
-    name, label, floor_label = "mongo", "Mongo wire (SecantusDB)", "pymongo (insert_many + find/sort/limit)"
+    name, label, floor_label = "mongo", "Mongo wire (SecantusDB)", "pymongo (insert_many + find on a seq range)"
 
     def check(self) -> None:
         pymongo = need("pymongo", "pip install 'memwise[mongo]'")
@@ -369,14 +379,121 @@ class MongoFloor:
 
     def op(self, session: str, seq: int, bodies: list[str]) -> None:
         self.coll.insert_many([{"session_id": session, "seq": seq + i, "body": b} for i, b in enumerate(bodies)])
-        docs = list(self.coll.find({"session_id": session}, {"body": 1}).sort("seq", -1).limit(LAST))
+        # an index range on the known seqs: a sort + limit is ~10x slower on SecantusDB
+        last = seq + len(bodies) - 1
+        docs = list(self.coll.find({"session_id": session, "seq": {"$gt": last - LAST}}, {"body": 1}).sort("seq", 1))
         _decode([d["body"] for d in docs])
 
     def close(self) -> None:
         pass
 
 
-CLASSES = {"sqlite": SqliteBackend, "postgres": PostgresBackend, "redis": RedisBackend, "mongo": MongoBackend}
+# ====================================================================== JSON files
+class JsonBackend(FileBackend):
+    name, label, floor_label = "json", "JSON files", "os.write + fdatasync, tail read (one JSON-lines file)"
+    module = "memwise.storage.json"
+
+    def make_storage(self) -> Any:
+        from memwise.storage.json import JSONStorage
+
+        return JSONStorage(db_path=os.path.join(self.tmp, "memwise"))  # fsync=True, its default
+
+    def floor(self) -> Any:
+        os.makedirs(folder := os.path.join(self.tmp, "floor"))
+        return JsonFloor(folder)
+
+
+class JsonFloor:
+    """One JSON-lines file per session, opened O_APPEND: one write per turn, fdatasync'ed, and the
+    last LAST lines read back from the file's tail. No lock, no seq bookkeeping, no recovery."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+        self.fds: dict[str, int] = {}
+
+    def _write(self, session: str, seq: int, bodies: list[str]) -> int:
+        fd = self.fds.get(session)
+        if fd is None:
+            path = os.path.join(self.folder, f"{session}.jsonl")
+            fd = self.fds[session] = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        os.write(fd, "".join(f'{{"seq": {seq + i}, "body": {b}}}\n' for i, b in enumerate(bodies)).encode())
+        os.fdatasync(fd)
+        return fd
+
+    def prefill(self, session: str, bodies: list[str]) -> None:
+        self._write(session, 1, bodies)
+
+    def op(self, session: str, seq: int, bodies: list[str]) -> None:
+        fd = self._write(session, seq, bodies)
+        size, span = os.fstat(fd).st_size, 16384
+        while True:  # widen the tail until it holds LAST whole lines (or is the whole file)
+            lines = os.pread(fd, min(size, span), max(0, size - span)).split(b"\n")
+            if len(lines) > LAST + 1 or span >= size:
+                break
+            span *= 2
+        for line in lines[-LAST - 1 : -1]:
+            json.loads(line)
+
+    def close(self) -> None:
+        for fd in self.fds.values():
+            os.close(fd)
+
+
+# ====================================================================== mem0 (local, offline)
+class Mem0Backend(Backend):
+    name, label, floor_label = "mem0", "mem0 (local qdrant)", "mem0 Memory (add infer=False + get_all seq filter)"
+
+    def check(self) -> None:
+        need("memwise.storage.mem0", "pip install 'memwise[mem0]'")  # first: turns mem0's telemetry off
+        # mem0's open-source Memory on qdrant `:memory:` with the tests' hashing embedder: offline
+        self.offline = need("tests.support.mem0_backend", "run from the repository root").offline_memory
+
+    def make_storage(self) -> Any:
+        from memwise.storage.mem0 import Mem0Storage
+
+        return Mem0Storage(memory_client=self.offline(), close_client=True)
+
+    def floor(self) -> Any:
+        return Mem0Floor(self.offline())
+
+
+@functools.lru_cache(maxsize=64)
+def _text(body: str) -> tuple[str, str]:
+    """(role, text) of a stored message, as Mem0Storage hands them to mem0."""
+    message = json.loads(body)[0]
+    return ("user" if message["kind"] == "request" else "assistant"), message["parts"][0]["content"]
+
+
+class Mem0Floor:
+    """mem0 Memory calls only: one memory per message (`add(infer=False)`, its seq and body in the
+    metadata), then `get_all` filtered on seq, sorted by seq."""
+
+    def __init__(self, memory: Any) -> None:
+        self.memory = memory
+
+    def prefill(self, session: str, bodies: list[str]) -> None:
+        self._add(session, 1, bodies)
+
+    def _add(self, session: str, seq: int, bodies: list[str]) -> None:
+        for i, body in enumerate(bodies):
+            role, text = _text(body)
+            self.memory.add([{"role": role, "content": text}], user_id="bench-user", run_id=session,
+                            metadata={"seq": seq + i, "body": body}, infer=False)
+
+    def op(self, session: str, seq: int, bodies: list[str]) -> None:
+        self._add(session, seq, bodies)
+        last = seq + len(bodies) - 1
+        found = self.memory.get_all(filters={"seq": {"gt": last - LAST}, "run_id": session}, top_k=LAST)["results"]
+        _decode([item["metadata"]["body"] for item in sorted(found, key=lambda item: item["metadata"]["seq"])])
+
+    def close(self) -> None:
+        self.memory.close()
+
+
+CLASSES: dict[str, type[Backend]] = {
+    "sqlite": SqliteBackend, "postgres": PostgresBackend, "redis": RedisBackend, "mongo": MongoBackend,
+    "json": JsonBackend, "mem0": Mem0Backend,
+}
 
 
 def open_backend(name: str) -> Backend:
