@@ -2,11 +2,14 @@
 
 WAL mode and a busy timeout make one file safe for many threads and several processes: each
 thread has its own connection, each plan is one transaction (writes take the lock up front with
-BEGIN IMMEDIATE, so they never deadlock on upgrade). Async calls run in worker threads.
+BEGIN IMMEDIATE, so they never deadlock on upgrade). An async call runs its plan on the event loop
+when the lock is free at once (SQLite answers in microseconds, faster than a hop to a worker
+thread), and in a worker thread when it would have to wait for another writer.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 import time
@@ -48,18 +51,20 @@ class SqliteStorage(SqlBackend):
         if self._uri:
             self._keeper = self._connection()  # keeps the in-memory database alive
 
-    def _connection(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
+    def _connection(self, waits: bool = True) -> sqlite3.Connection:
+        """This thread's connection; `waits=False`: the one whose lock requests fail at once."""
+        name = "conn" if waits else "conn_now"
+        conn = getattr(self._local, name, None)
         if conn is None:
             if self._closed:
                 raise StorageError("this SqliteStorage is closed")
-            conn = self._open_connection()
-            self._local.conn = conn
+            conn = self._open_connection(self._timeout if waits else 0.0)
+            setattr(self._local, name, conn)
             with self._lock:
                 self._connections.append(conn)
         return conn
 
-    def _open_connection(self) -> sqlite3.Connection:
+    def _open_connection(self, busy_timeout: float) -> sqlite3.Connection:
         """Connect and configure; switching to WAL can report "locked" without waiting while
         another connection holds the file, so that step is retried within the busy timeout."""
         deadline = time.monotonic() + self._timeout
@@ -69,7 +74,7 @@ class SqliteStorage(SqlBackend):
                 conn = sqlite3.connect(
                     self.db_file, timeout=self._timeout, isolation_level=None, check_same_thread=False, uri=self._uri
                 )
-                conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
+                conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
                 if not self._uri and not self._wal:
                     conn.execute("PRAGMA journal_mode = WAL")  # persistent: once per file is enough
                     self._wal = True
@@ -87,13 +92,18 @@ class SqliteStorage(SqlBackend):
     def _run(self, plan: Plan[T], *, write: bool) -> T:
         conn = self._connection()
         conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        return _transaction(conn, plan)
+
+    async def _arun(self, plan: Plan[T], *, write: bool) -> T:
+        await asyncio.sleep(0)  # still a point where other tasks run, as any awaited I/O is
+        conn = self._connection(waits=False)
         try:
-            result = drive(plan, lambda command: _execute(conn, command))
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-        return result
+            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise StorageError(f"SQLite error on BEGIN ({exc})") from exc
+            return await asyncio.to_thread(self._run, plan, write=write)  # another writer holds the lock
+        return _transaction(conn, plan)
 
     def close(self) -> None:
         with self._lock:
@@ -101,6 +111,17 @@ class SqliteStorage(SqlBackend):
             connections, self._connections = self._connections, []
         for conn in connections:
             conn.close()
+
+
+def _transaction(conn: sqlite3.Connection, plan: Plan[T]) -> T:
+    """Run `plan` in the transaction just begun on `conn`: commit, or roll back on any error."""
+    try:
+        result = drive(plan, lambda command: _execute(conn, command))
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return result
 
 
 def _execute(conn: sqlite3.Connection, command: Sql) -> Any:

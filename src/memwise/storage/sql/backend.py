@@ -134,9 +134,14 @@ class SqlBackend(Storage):
         text = "SELECT seq, run_id, turn_start, created_at, body FROM {messages} WHERE session_id = ? AND seq > ?"
         params: list[Any] = [session_id, after_seq]
         if last_turns is not None:
-            text += (
-                " AND seq >= COALESCE((SELECT seq FROM {messages} WHERE session_id = ? AND turn_start = 1"
-                " ORDER BY seq DESC LIMIT 1 OFFSET ?), 0)"
+            # one lower bound (the greater of after_seq and the turn start's seq - 1), so the
+            # primary key is searched from there on: a second `seq >= (...)` condition made
+            # SQLite scan the whole session and filter it
+            text = text.replace(
+                "seq > ?",
+                "seq > (SELECT MAX(bound) FROM (SELECT CAST(? AS BIGINT) AS bound UNION ALL"
+                " SELECT COALESCE((SELECT seq FROM {messages} WHERE session_id = ? AND turn_start = 1"
+                " ORDER BY seq DESC LIMIT 1 OFFSET ?), 1) - 1) AS bounds)",
             )
             params += [session_id, last_turns - 1]
         text += " ORDER BY seq"
