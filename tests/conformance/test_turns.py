@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from memwise.errors import SessionAccessError
+from memwise.errors import SessionAccessError, VersionConflict
 from memwise.storage.records import Run, UserProfile
 from tests.conformance.messages import prompt_of, turn
 
@@ -37,12 +37,12 @@ async def test_finish_turn_appends_updates_session_and_run(api):
     await api.start_turn("s1", run=Run("r1", "s1"))
     end = await api.finish_turn(
         "s1", turn("hello"), run_id="r1",
-        update_session=lambda s: {"usage": {"tokens": s.usage.get("tokens", 0) + 5}},
+        update_session=lambda s, seqs: {"usage": {"tokens": s.usage.get("tokens", 0) + len(seqs)}},
         update_run=(1, {"status": "completed", "usage": {"tokens": 5}}),
     )
-    assert end.seqs == [1, 2] and end.session.usage == {"tokens": 5} and end.run.status == "completed"
+    assert end.seqs == [1, 2] and end.session.usage == {"tokens": 2} and end.run.status == "completed"
     assert [m.run_id for m in await api.read_messages("s1")] == ["r1", "r1"]
-    assert (await api.get_session("s1")).usage == {"tokens": 5}
+    assert (await api.get_session("s1")).usage == {"tokens": 2}
 
 
 async def test_finish_turn_retries_the_session_update_on_conflict(api, monkeypatch):
@@ -58,7 +58,7 @@ async def test_finish_turn_retries_the_session_update_on_conflict(api, monkeypat
     monkeypatch.setattr(api.storage, "_put_record", put_losing_once)
     calls = []
 
-    def update(session):
+    def update(session, seqs):
         calls.append(session.version)
         return {"summary": f"call {len(calls)}"}
 
@@ -69,7 +69,17 @@ async def test_finish_turn_retries_the_session_update_on_conflict(api, monkeypat
 
 async def test_finish_turn_leaves_a_stale_session_to_the_caller(api):
     await api.start_turn("s1", run=Run("r1", "s1"))
-    end = await api.finish_turn("s1", turn("appended"), run_id="r1", update_session=lambda s: None,
+    end = await api.finish_turn("s1", turn("appended"), run_id="r1", update_session=lambda s, seqs: None,
                                 update_run=(1, {"status": "completed"}))
     assert end.session is None and end.seqs == [1, 2] and end.run.status == "completed"
     assert len(await api.read_messages("s1")) == 2 and (await api.get_session("s1")).version == 1
+
+
+async def test_finish_turn_of_a_stale_run_writes_nothing(api):
+    await api.start_turn("s1", run=Run("r1", "s1"))
+    await api.update_run("r1", expected_version=1, status="cancelled")  # e.g. cancelled meanwhile
+    with pytest.raises(VersionConflict):
+        await api.finish_turn("s1", turn("late"), run_id="r1", update_session=lambda s, seqs: {"summary": "x"},
+                              update_run=(1, {"status": "completed"}))
+    assert await api.read_messages("s1") == [] and (await api.get_session("s1")).summary is None
+    assert (await api.get_run("r1")).status == "cancelled"

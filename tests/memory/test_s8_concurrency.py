@@ -84,7 +84,6 @@ def test_semantic8_concurrent_runs_of_one_session_both_persist(storage, mode) ->
         full_session_memory=True, summary_memory=True, user_analysis_memory=True,
     )
     agent = Agent(reader.model, memory=memory)
-    conflicts = count_conflicts(storage, "aupdate_session")
     outputs = run_both(agent, mode)
 
     # both runs answered without seeing each other (they overlapped) ...
@@ -99,7 +98,8 @@ def test_semantic8_concurrent_runs_of_one_session_both_persist(storage, mode) ->
     session = storage.get_session("s1")
     assert "name=Alice" in session.summary and "likes=chess" in session.summary  # no summary update lost
     assert session.summarized_through == 4
-    assert conflicts["aupdate_session"] >= 1  # the race really happened: one summary write lost and retried
+    # the race really happened: both summarised from the same version; the later one was redone
+    assert len(reader.of("summary")) == 3
     profile = storage.get_profile("u1")
     assert profile.data["name"] == "Alice" and profile.data["interests"] == ["chess"]  # no profile update lost
 
@@ -167,16 +167,15 @@ def test_semantic8_metadata_write_racing_a_summary_keeps_both(storage, reader) -
     memory = Memory(storage, session_id="s1", full_session_memory=True, summary_memory=True)
     agent = Agent(reader.model, memory=memory)
     agent.do("My name is Alice")
-    conflicts = count_conflicts(storage, "aupdate_session")
 
-    def other_writer() -> None:
+    def other_writer() -> None:  # after the summary was made from the session's version 2
         current = storage.get_session("s1")
         storage.update_session("s1", expected_version=current.version, metadata={"ticket": "T-1"})
 
-    interleave_before_write(storage, "aupdate_session", other_writer)
+    interleave_before_write(storage, "afinish_turn", other_writer)
     agent.do("I like chess")
     session = storage.get_session("s1")
-    assert conflicts["aupdate_session"] == 1
+    assert session.version == 4  # created, first turn, metadata, second turn: none overwritten
     assert session.metadata == {"ticket": "T-1"}
     assert "likes=chess" in session.summary and session.usage["requests"] == 2
-    assert len(reader.of("summary")) == 2  # the retry reused the summary: nothing it read had changed
+    assert len(reader.of("summary")) == 2  # kept: the metadata write did not touch what it was made from

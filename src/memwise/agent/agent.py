@@ -131,10 +131,11 @@ class Agent:
         try:
             await lease.save(status="running", error=None, checkpoint=state.point.to_json())
             lease.start()
-            if state.point.messages is None:
-                await self._load(state)  # it died before its first step: start from its prompt
-            elif state.memory is not None:
+            if state.memory is not None:  # memory's reads as of now (the session, profile, turns)
                 state.mrun = MemoryRun(state.memory, run_id=state.run_id, agent_id=self.name, model=self.model)
+                await state.mrun.begin()
+            if state.point.messages is None:  # it died before its first step: start from its prompt
+                await self._compose(state)
             if recovering and state.memory is not None:
                 state.history_stored = await history_stored(state.memory, state.run_id, lease.run.created_at)
         except BaseException as exc:
@@ -202,16 +203,26 @@ class Agent:
         if streaming and state.pausable:
             raise InvalidInputError("a run with tools that pause cannot be streamed; use do() / do_async()")
         store, session_id = self._run_store(state.pausable)
-        state.session_id = self.memory.session_id if self.memory is not None else None
+        memory = self.memory
+        state.session_id = memory.session_id if memory is not None else None
+        record = None
         if store is not None:
-            user_id = self.memory.user_id if self.memory is not None else None
-            agent_id = (self.memory.agent_id if self.memory is not None else None) or self.name
-            record = Run(state.run_id, session_id, user_id=user_id, agent_id=agent_id, checkpoint=point.to_json())
-            state.lease = await RunLease.create(store, record, self.lease_ttl)
-            state.forget_when_done = self.memory is None
+            user_id = memory.user_id if memory is not None else None
+            agent_id = (memory.agent_id if memory is not None else None) or self.name
+            run = Run(state.run_id, session_id, user_id=user_id, agent_id=agent_id, checkpoint=point.to_json())
+            record = RunLease.leased(run, self.lease_ttl)
+        in_memory_store = memory is not None and store is memory.storage
+        if memory is not None:  # memory's reads and the run record: one plan
+            state.mrun = MemoryRun(memory, run_id=state.run_id, agent_id=self.name, model=self.model)
+            created = await state.mrun.begin(record if in_memory_store else None)
+        if record is not None:
+            if not in_memory_store:
+                created = await store.acreate_run(record)
+            state.lease = RunLease(store, created, self.lease_ttl)
+            state.forget_when_done = memory is None
             state.lease.start()
         try:
-            await self._load(state)
+            await self._compose(state)
         except BaseException as exc:
             await runner.fail(state, exc)
             if state.lease is not None:
@@ -219,11 +230,10 @@ class Agent:
             raise
         return state
 
-    async def _load(self, state: runner.RunState) -> None:
-        """Load memory (history, context) and compose the run's instructions."""
+    async def _compose(self, state: runner.RunState) -> None:
+        """Fit what memory read into the context, and compose the run's instructions."""
         context = None
-        if state.memory is not None:
-            state.mrun = MemoryRun(state.memory, run_id=state.run_id, agent_id=self.name, model=self.model)
+        if state.mrun is not None:
             loaded = await state.mrun.open()
             state.point.history, context = loaded.history, loaded.context
         state.point.instructions = join_instructions(self.system_prompt, context, state.point.task_context)

@@ -146,13 +146,15 @@ async def complete(state: RunState, output: Any, messages: Sequence[ModelMessage
     lease = state.lease
     try:
         if lease is not None:
-            await lease.verify()  # a cancel that came during the last step stops the run here
-        if state.mrun is not None:
-            result.usage = await state.mrun.complete(result.messages, usage, history_stored=state.history_stored)
-        if lease is not None:
-            await lease.finish("completed", usage=result.usage.as_dict(), checkpoint=None)
-            if state.forget_when_done:
-                await lease.storage.adelete_run(state.run_id)
+            lease.check()  # a cancel the heartbeat saw stops the run before memory's LLM calls
+        if state.mrun is not None:  # memory's writes and the run's completion: one plan
+            result.usage = await state.mrun.complete(
+                result.messages, usage, history_stored=state.history_stored, lease=lease
+            )
+        elif lease is not None:
+            await lease.complete(result.usage.as_dict())
+        if lease is not None and state.forget_when_done:
+            await lease.storage.adelete_run(state.run_id)
     except (RunCancelledError, RunTakenOverError):
         raise
     except Exception as exc:

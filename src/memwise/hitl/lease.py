@@ -13,6 +13,7 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -23,6 +24,8 @@ from memwise.storage.records import Run
 #: Seconds a lease lasts; the run renews it every third of that while it executes.
 DEFAULT_TTL = 60.0
 _KEEP: Any = object()
+#: Stores a caller's writes and a run update `(expected_version, changes)` in one plan.
+TurnWrite = Callable[[tuple[int, dict[str, Any]]], Awaitable[Run | None]]
 
 
 def new_owner() -> str:
@@ -47,11 +50,10 @@ class RunLease:
     def run_id(self) -> str:
         return self.run.run_id
 
-    @classmethod
-    async def create(cls, storage: Any, run: Run, ttl: float = DEFAULT_TTL) -> RunLease:
-        """Record a new run, already leased to this worker (one write)."""
-        leased = replace(run, lease_owner=new_owner(), lease_expires_at=time.time() + ttl)
-        return cls(storage, await storage.acreate_run(leased), ttl)
+    @staticmethod
+    def leased(run: Run, ttl: float = DEFAULT_TTL) -> Run:
+        """A new run's record as it is to be stored: already leased to this worker."""
+        return replace(run, lease_owner=new_owner(), lease_expires_at=time.time() + ttl)
 
     @classmethod
     async def take(cls, storage: Any, run_id: str, ttl: float = DEFAULT_TTL) -> RunLease:
@@ -92,41 +94,48 @@ class RunLease:
             raise self._stop
 
     # ---------------------------------------------------------------- writes
-    async def save(self, *, completing: bool = False, **changes: Any) -> Run:
-        """Write `changes`; raise if the run was cancelled (unless completing) or taken over."""
-        async with self._lock:
-            while True:
-                if not completing:
-                    self.check()
-                try:
-                    self.run = await self.storage.aupdate_run(self.run_id, expected_version=self.run.version, **changes)
-                    return self.run
-                except VersionConflict:
-                    self.run = self._examine(await self.storage.aget_run(self.run_id), completing)
-
-    async def verify(self) -> None:
-        """Re-read the record: raise if the run was cancelled or taken over since the last write."""
-        async with self._lock:
-            self.check()
-            current = await self.storage.aget_run(self.run_id)
-            if current is None or current.version != self.run.version:
-                self.run = self._examine(current, False)
+    async def save(self, **changes: Any) -> Run:
+        """Write `changes`; raise if the run was cancelled or taken over."""
+        return await self._write(changes)
 
     async def finish(
         self, status: str, *, error: str | None = None, usage: dict[str, int] | None = None, checkpoint: Any = _KEEP
     ) -> Run:
-        """Write the run's final (or paused) status and give the lease back, so a resumer need not
-        wait for it to expire. A completed run keeps it: nothing can resume a completed run."""
+        """Write the run's paused or failed status and give the lease back, so a resumer need
+        not wait for it to expire."""
         await self.stop()
         changes: dict[str, Any] = {"status": status, "error": error}
         if usage is not None:
             changes["usage"] = usage
         if checkpoint is not _KEEP:
             changes["checkpoint"] = checkpoint
-        run = await self.save(completing=status == "completed", **changes)
-        if status != "completed":
-            await self.release()
+        run = await self.save(**changes)
+        await self.release()
         return run
+
+    async def complete(self, usage: dict[str, int], write: TurnWrite | None = None) -> Run:
+        """Mark the run completed with its usage, dropping its checkpoint; it keeps its lease
+        (nothing resumes a completed run). `write` stores the caller's turn together with this
+        run update in one storage plan (see `_write`)."""
+        await self.stop()
+        return await self._write({"status": "completed", "error": None, "usage": usage, "checkpoint": None}, write)
+
+    async def _write(self, changes: dict[str, Any], write: TurnWrite | None = None) -> Run:
+        """Compare-and-set `changes` on the run, alone or inside `write((expected_version,
+        changes))`, which must write nothing when the version is stale. A stale version that
+        means a cancel or a takeover raises; any other (a heartbeat that landed as it was
+        stopped) is simply written again on the new version."""
+        async with self._lock:
+            while True:
+                self.check()
+                try:
+                    if write is None:
+                        self.run = await self.storage.aupdate_run(self.run_id, expected_version=self.run.version, **changes)
+                    else:
+                        self.run = await write((self.run.version, changes)) or self.run
+                    return self.run
+                except VersionConflict:
+                    self.run = self._examine(await self.storage.aget_run(self.run_id))
 
     async def release(self) -> None:
         await self.stop()
@@ -137,12 +146,12 @@ class RunLease:
         if released is not None:
             self.run = released
 
-    def _examine(self, current: Run | None, completing: bool) -> Run:
+    def _examine(self, current: Run | None) -> Run:
         if current is None:
             raise RunNotResumableError(f"run {self.run_id!r} was deleted while it ran")
         if current.lease_owner != self.owner:
             raise RunTakenOverError(f"run {self.run_id!r} was taken over by {current.lease_owner!r}")
-        if current.status == "cancelled" and not completing:
+        if current.status == "cancelled":
             self._stop = RunCancelledError(self.run_id)
             raise self._stop
         return current

@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING
 from pydantic_ai.messages import ModelMessage
 
 from memwise.memory.budget import estimate_tokens, messages_tokens
+from memwise.memory.cache import turn_key
 from memwise.memory.context import render_context
 from memwise.memory.window import clean_turn, flatten
-from memwise.storage.records import Session, StoredMessage
+from memwise.storage.base import TurnStart
+from memwise.storage.records import StoredMessage
 
 if TYPE_CHECKING:
     from memwise.memory.memory import Memory
@@ -37,48 +39,50 @@ class LoadedMemory:
         return messages_tokens(self.history) + (estimate_tokens(self.context) if self.context else 0)
 
 
-async def load_memory(memory: Memory, session: Session | None, budget: int) -> LoadedMemory:
-    """Read what the load flags allow and fit it into `budget` tokens."""
+def first_read_turns(memory: Memory) -> int:
+    """How many turns the run's first read asks for: `num_last_messages`, else the size of the
+    last window plus a margin (so once the budget is full, one read per run suffices)."""
+    return memory.num_last_messages or max(FIRST_READ_TURNS, memory.window_hint + 4)
+
+
+async def load_memory(memory: Memory, start: TurnStart, budget: int) -> LoadedMemory:
+    """Fit what `start_turn` read (as the load flags allow) into `budget` tokens."""
     loaded = LoadedMemory(budget=budget)
+    session = start.session
     if not memory.loads_anything:
         return loaded
     summary = session.summary if session is not None and memory.load_summary_memory else None
-    profile = None
-    if memory.load_user_analysis_memory and memory.user_id is not None:
-        stored = await memory.storage.aget_profile(memory.user_id)
-        profile = stored.data if stored is not None else None
+    profile = start.profile.data if start.profile is not None and memory.load_user_analysis_memory else None
     metadata = session.metadata if session is not None else None
     loaded.context = render_context(summary=summary, profile=profile, metadata=metadata, max_tokens=budget)
     if memory.load_full_session_memory and session is not None:
         remaining = budget - (estimate_tokens(loaded.context) if loaded.context else 0)
-        turns = await read_turns(memory, remaining)
+        turns = await read_turns(memory, remaining, start.messages)
         loaded.history, loaded.turns = flatten(turns), len(turns)
     return loaded
 
 
-async def read_turns(memory: Memory, budget: int) -> list[list[ModelMessage]]:
+async def read_turns(memory: Memory, budget: int, stored: list[StoredMessage]) -> list[list[ModelMessage]]:
     """The newest whole user turns that fit `budget`, at most `num_last_messages` of them.
 
-    Turns are decoded newest first and only until the budget is full. Without
-    `num_last_messages` the read starts small and grows only while the budget still has room,
-    so a long session is never read (or decoded) whole.
+    `stored` is the first read (`first_read_turns` turns). Turns are decoded newest first and
+    only until the budget is full. Without `num_last_messages`, a longer read happens only while
+    the budget still has room, so a long session is never read (or decoded) whole.
     """
     limit = memory.num_last_messages
-    # start from the size of the last window: one read per run once the budget is full
-    want = limit or max(FIRST_READ_TURNS, memory.window_hint + 4)
-    decoded: dict[int, list[ModelMessage]] = {}  # first seq of a turn -> the turn as it may be sent
+    want = first_read_turns(memory)
+    feed = memory.feed_tool_call_results
+
+    def shape(group: list[StoredMessage]) -> tuple[list[ModelMessage], int]:
+        turn = clean_turn([memory.decoded.get(item) for item in group], feed_tool_call_results=feed)
+        return turn, messages_tokens(turn)
+
     while True:
-        stored = await memory.storage.aread_messages(memory.session_id, last_turns=want)
         groups = _group_turns(stored)
         kept: list[list[ModelMessage]] = []
         used, full = 0, False
         for group in reversed(groups):
-            turn = decoded.get(group[0].seq)
-            if turn is None:
-                turn = decoded[group[0].seq] = clean_turn(
-                    [memory.decoded.get(item) for item in group], feed_tool_call_results=memory.feed_tool_call_results
-                )
-            cost = messages_tokens(turn)
+            turn, cost = memory.turns.get(turn_key(group, feed), lambda group=group: shape(group))
             if used + cost > budget:
                 full = True
                 break
@@ -90,6 +94,7 @@ async def read_turns(memory: Memory, budget: int) -> list[list[ModelMessage]]:
             return kept
         per_turn = max(1, used // max(1, len(groups)))
         want = max(want * 2, (len(groups) + (budget - used) // per_turn) * 5 // 4 + 1)
+        stored = await memory.storage.aread_messages(memory.session_id, last_turns=want)
 
 
 def _group_turns(stored: list[StoredMessage]) -> list[list[StoredMessage]]:

@@ -13,7 +13,7 @@ from pydantic_ai.models import Model
 
 from memwise.errors import InvalidInputError
 from memwise.memory._sync import sync_twin
-from memwise.memory.cache import DecodedMessages
+from memwise.memory.cache import DecodedMessages, Lru
 from memwise.memory.errors import SessionAccessError
 from memwise.memory.profile import ProfileLimits, UserMemoryMode, check_schema
 from memwise.memory.retry import retry_on_conflict
@@ -97,6 +97,7 @@ class Memory:
         if self.debug:
             _enable_debug_logging()
         self.decoded = DecodedMessages()
+        self.turns: Lru[tuple[list[ModelMessage], int]] = Lru(1_024)  # stored turn -> (window form, tokens)
         self.window_hint = 0  # turns the last history window held (sizes the next read)
         self.model: Model | None = None
         if model is not None:

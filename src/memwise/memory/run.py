@@ -1,22 +1,25 @@
-"""One agent run as memory sees it: open (load what the flags allow), then complete (save)."""
+"""One agent run as memory sees it: begin (one read plan), open (fit the context), complete (one write plan)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic_ai.messages import ModelMessage
 from pydantic_ai.models import Model
 from pydantic_ai.usage import RunUsage
 
 from memwise.memory.budget import context_budget
-from memwise.memory.load import LoadedMemory, load_memory
-from memwise.memory.save import append_history, update_profile, update_session
-from memwise.memory.usage import UsageReport
+from memwise.memory.load import LoadedMemory, first_read_turns, load_memory
+from memwise.memory.save import summarise_turn, update_profile, update_session
+from memwise.memory.usage import UsageReport, add_counts
 from memwise.memory.window import strip_injected
 from memwise.models.resolve import context_window
+from memwise.storage.base import TurnStart
+from memwise.storage.records import Run, Session
 
 if TYPE_CHECKING:
+    from memwise.hitl.lease import RunLease
     from memwise.memory.memory import Memory
 
 
@@ -26,8 +29,9 @@ def stored_form(messages: Sequence[ModelMessage]) -> list[ModelMessage]:
 
 
 class MemoryRun:
-    """Memory's side of one run. `model` answers; memory's own calls use `memory.model` or it.
-    The run's record (status, lease, checkpoint) is the Agent's business, not memory's."""
+    """Memory's side of one run: `begin` (one storage plan), `open` (fit it into the context),
+    `complete` (one storage plan, after memory's own LLM calls). `model` answers; memory's own
+    calls use `memory.model` or it. The run's record is the Agent's: it is only carried along."""
 
     def __init__(self, memory: Memory, *, run_id: str, agent_id: str | None, model: Model) -> None:
         self.memory = memory
@@ -35,19 +39,34 @@ class MemoryRun:
         self.agent_id = memory.agent_id or agent_id
         self.model = model
         self.memory_model = memory.model or model
+        self.start = TurnStart(None)
         self.loaded = LoadedMemory()
 
-    async def open(self) -> LoadedMemory:
-        """Create the session (when saving), then load context."""
+    async def begin(self, run: Run | None = None) -> Run | None:
+        """Read what the load flags ask for (creating the session when saving), recording `run`
+        in the same plan; return the recorded run. A session of another user raises
+        SessionAccessError before anything is written."""
         memory = self.memory
-        if memory.saves_anything:
-            session = await memory.ensure_session()
-        elif memory.loads_anything:
-            session = memory.check_owner(await memory.storage.aget_session(memory.session_id))
-        else:
+        if run is None and not (memory.saves_anything or memory.loads_anything):
+            return None
+        self.start = await memory.storage.astart_turn(
+            memory.session_id,
+            user_id=memory.user_id,
+            agent_id=memory.agent_id,
+            create=memory.saves_anything,
+            run=run,
+            load_profile=memory.load_user_analysis_memory,
+            last_turns=first_read_turns(memory) if memory.load_full_session_memory else None,
+        )
+        return self.start.run
+
+    async def open(self) -> LoadedMemory:
+        """Fit what `begin` read into the model's context budget."""
+        memory = self.memory
+        if not memory.loads_anything:
             return self.loaded
         budget = context_budget(memory.max_context_tokens, context_window(self.model))
-        self.loaded = await load_memory(memory, session, budget)
+        self.loaded = await load_memory(memory, self.start, budget)
         if memory.debug:
             memory.log(
                 "loaded %d turn(s) of history and %s for session %s (%d of %d tokens)",
@@ -62,18 +81,58 @@ class MemoryRun:
         return self.loaded
 
     async def complete(
-        self, messages: Sequence[ModelMessage], answer: RunUsage, *, history_stored: bool = False
+        self,
+        messages: Sequence[ModelMessage],
+        answer: RunUsage,
+        *,
+        history_stored: bool = False,
+        lease: RunLease | None = None,
     ) -> UsageReport:
-        """Store the run (already in stored form) and memory's updates; return the run's usage.
-        `history_stored`: the messages are in the session already (a resumed run that had
-        stored them before its worker died), so they are not appended twice."""
+        """Store the run (already in stored form) and memory's updates, and mark the run's record
+        (`lease`) completed in the same plan; return the run's usage. Memory's LLM calls
+        (traits, summary) come first, outside the plan. `history_stored`: the messages are in
+        the session already (a resumed run stored them before its worker died)."""
         report = UsageReport(answer=answer)
         memory = self.memory
         if not memory.saves_anything:
+            if lease is not None:
+                await lease.complete(report.as_dict())
             return report
-        if not history_stored:
-            seqs = await append_history(memory, messages, self.run_id)
-            memory.log("stored %d message(s) of run %s", len(seqs), self.run_id)
-        report.memory.incr(await update_profile(memory, self.memory_model, messages, self.run_id))
-        await update_session(memory, self.memory_model, messages, report)
+        new = list(messages) if memory.full_session_memory and not history_stored else []
+        # a resumed run's summary must read its stored messages: written after the plan instead
+        deferred = memory.summary_memory and history_stored
+        summary = None
+
+        def session_changes(session: Session, seqs: list[int]) -> dict[str, Any] | None:
+            changes = summary.changes(session, seqs) if summary is not None else {}
+            if changes is None:
+                return None  # another run moved the session on: recompute after the plan
+            return {**changes, "usage": add_counts(session.usage, report.as_dict())}
+
+        try:
+            report.memory.incr(await update_profile(memory, self.memory_model, messages, self.run_id, self.start))
+            if memory.summary_memory and not deferred:
+                summary = await summarise_turn(memory, self.memory_model, self.start, messages, report)
+        except Exception:  # memory's model failed: the turn is stored all the same, then it raises
+            await memory.storage.afinish_turn(memory.session_id, new, run_id=self.run_id, update_session=session_changes)
+            raise
+
+        async def write(update_run: tuple[int, dict[str, Any]] | None) -> Run | None:
+            end = await memory.storage.afinish_turn(
+                memory.session_id, new, run_id=self.run_id,
+                update_session=None if deferred else session_changes, update_run=update_run,
+            )
+            memory.log("stored %d message(s) of run %s", len(end.seqs), self.run_id)
+            if end.session is None:
+                await update_session(memory, self.memory_model, messages, report)
+                if end.run is not None:  # its usage now includes the recomputed summary
+                    end.run = await memory.storage.aupdate_run(
+                        self.run_id, expected_version=end.run.version, usage=report.as_dict()
+                    )
+            return end.run
+
+        if lease is None:
+            await write(None)
+        else:
+            await lease.complete(report.as_dict(), write)
         return report

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from pydantic_ai.messages import ModelMessage
 from pydantic_ai.models import Model
@@ -21,7 +22,8 @@ from memwise.memory.summary import refresh_summary
 from memwise.memory.transcript import user_texts
 from memwise.memory.usage import UsageReport, add_counts
 from memwise.memory.window import split_turns
-from memwise.storage.records import UserProfile
+from memwise.storage.base import TurnStart
+from memwise.storage.records import Session, UserProfile
 
 if TYPE_CHECKING:
     from memwise.memory.memory import Memory
@@ -30,18 +32,16 @@ if TYPE_CHECKING:
 MAX_SUMMARY_TURNS = 50
 
 
-async def append_history(memory: Memory, messages: Sequence[ModelMessage], run_id: str) -> list[int]:
-    if not memory.full_session_memory or not messages:
-        return []
-    return await memory.storage.aappend_messages(memory.session_id, list(messages), run_id=run_id)
-
-
-async def update_profile(memory: Memory, model: Model, messages: Sequence[ModelMessage], run_id: str) -> RunUsage:
-    """Extract traits from this run's user text (one LLM call) and merge them into the profile."""
+async def update_profile(
+    memory: Memory, model: Model, messages: Sequence[ModelMessage], run_id: str, start: TurnStart
+) -> RunUsage:
+    """Extract traits from this run's user text (one LLM call) and merge them into the profile
+    (the one `start_turn` read, when it read it; re-read after a conflict)."""
     texts = user_texts(messages)
     if not memory.user_analysis_memory or memory.user_id is None or not texts:
         return RunUsage()
-    current = await memory.storage.aget_profile(memory.user_id)
+    known = memory.load_user_analysis_memory  # start_turn read the profile
+    current = start.profile if known else await memory.storage.aget_profile(memory.user_id)
     found, usage = await extract_traits(
         model,
         current.data if current else {},
@@ -52,8 +52,10 @@ async def update_profile(memory: Memory, model: Model, messages: Sequence[ModelM
     )
     memory.log("profile: model found %s", sorted(found))
 
+    fresh = [current]  # what the first attempt merges into; later attempts re-read
+
     async def attempt() -> None:
-        profile = await memory.storage.aget_profile(memory.user_id)
+        profile = fresh.pop() if fresh else await memory.storage.aget_profile(memory.user_id)
         data, provenance = (profile.data, profile.provenance) if profile else ({}, {})
         patch = cap_dynamic(found, list(data)) if memory.dynamic_user_profile else found
         new_data, new_prov = merge_profile(
@@ -66,6 +68,57 @@ async def update_profile(memory: Memory, model: Model, messages: Sequence[ModelM
 
     await retry_on_conflict(attempt, what=f"profile of user {memory.user_id!r}")
     return usage
+
+
+@dataclass(slots=True)
+class SummaryUpdate:
+    """A summary made before the turn is stored, from `base` (the session's summary and
+    summarized_through) plus the stored turns through `last_seq` plus this run's messages. It
+    may be written with the turn only if the session still has `base` and the run's messages
+    come right after `last_seq` (else another run's turn is missing from it)."""
+
+    summary: str
+    base: tuple[str | None, int]
+    last_seq: int | None  # None: history is not stored, so summarized_through does not move
+
+    def changes(self, session: Session, seqs: list[int]) -> dict[str, Any] | None:
+        if (session.summary, session.summarized_through) != self.base:
+            return None
+        if self.last_seq is None:
+            return {"summary": self.summary}
+        if seqs and seqs[0] != self.last_seq + 1:
+            return None
+        return {"summary": self.summary, "summarized_through": seqs[-1] if seqs else self.last_seq}
+
+
+async def summarise_turn(
+    memory: Memory, model: Model, start: TurnStart, messages: Sequence[ModelMessage], report: UsageReport
+) -> SummaryUpdate | None:
+    """Fold the unsummarised turns and this run's into the summary before the turn is stored, so
+    the LLM call stays outside every storage plan. None when there is nothing to fold."""
+    session = start.session
+    if session is None:
+        return None
+    through = session.summarized_through
+    last: int | None = None
+    earlier: list[ModelMessage] = []
+    if memory.full_session_memory:
+        known = start.messages  # start_turn read the last turns when history is loaded
+        if memory.load_full_session_memory and (known[0].seq <= through + 1 if known else through == 0):
+            stored = [item for item in known if item.seq > through]
+        else:
+            stored = await memory.storage.aread_messages(
+                memory.session_id, after_seq=through, last_turns=MAX_SUMMARY_TURNS
+            )
+        last = stored[-1].seq if stored else through
+        earlier = [memory.decoded.get(item) for item in stored]
+    turns = split_turns([*earlier, *messages])[-MAX_SUMMARY_TURNS:]
+    if not turns:
+        return None
+    summary, usage = await refresh_summary(model, session.summary, turns, memory.summary_limits)
+    report.memory.incr(usage)
+    memory.log("summary refreshed from %d turn(s): %s", len(turns), summary, level=1)
+    return SummaryUpdate(summary, (session.summary, through), last)
 
 
 async def update_session(

@@ -69,9 +69,10 @@ class TurnEnd:
     run: Run | None = None
 
 
-#: `finish_turn`'s session callback: the changes to make to the current session, or None to
-#: leave it alone (e.g. a summary made from a version that is gone must be recomputed first).
-SessionUpdate = Callable[[Session], "dict[str, Any] | None"]
+#: `finish_turn`'s session callback, given the current session and the seqs this turn's messages
+#: got: the changes to make, or None to leave the session alone (e.g. a summary made from a
+#: version that is gone, or missing another run's messages, must be recomputed first).
+SessionUpdate = Callable[[Session, list[int]], "dict[str, Any] | None"]
 
 
 class TurnStartOptions(TypedDict, total=False):
@@ -218,7 +219,8 @@ class Storage(Backend):
     def start_turn(self, session_id: str, **options: Unpack[TurnStartOptions]) -> TurnStart:
         """Everything a run needs before the model answers, in one plan (one transaction where
         the backend has them): the session (created when `create`, the default), the run record,
-        the profile and the last turns. A session owned by another user raises SessionAccessError."""
+        the profile and the last turns. A session owned by a user other than `user_id` raises
+        SessionAccessError (one without an owner is open to every user), before anything is written."""
         return self._sync(self._p_start_turn(session_id, **_known(options, TurnStartOptions, "start_turn")), True)
 
     async def astart_turn(self, session_id: str, **options: Unpack[TurnStartOptions]) -> TurnStart:
@@ -234,10 +236,11 @@ class Storage(Backend):
         update_run: tuple[int, dict[str, Any]] | None = None,
     ) -> TurnEnd:
         """Everything a run stores when it ends, in one plan: append `messages`, apply
-        `update_session` (called with the current session and called again after a version
-        conflict; returning None skips the session, leaving `TurnEnd.session` None so the
-        caller can recompute and write it), then update the run `run_id` with
-        `update_run = (expected_version, changes)`."""
+        `update_session` (called with the current session and the new seqs, and called again
+        after a version conflict; returning None skips the session, leaving `TurnEnd.session`
+        None so the caller can recompute and write it), then update the run `run_id` with
+        `update_run = (expected_version, changes)`. A run whose version is no longer
+        `expected_version` raises VersionConflict before anything is written."""
         plan = self._p_finish_turn(session_id, _encode_messages(session_id, messages), run_id, update_session, update_run)
         return self._sync(plan, True)
 
@@ -420,9 +423,13 @@ class Storage(Backend):
         items = [_decode(raw) for raw in raws]
         return Page(items, f"{raws[-1].updated_at!r}|{raws[-1].key}" if more and raws else None)
 
-    def _p_update(self, kind: str, key: str, expected_version: int, changes: dict[str, Any]) -> Plan[Any]:
+    def _p_update(
+        self, kind: str, key: str, expected_version: int, changes: dict[str, Any], raw: RawRecord | None = None
+    ) -> Plan[Any]:
+        """Compare-and-set `changes` on a record (`raw`: the record as just read, if it was)."""
         key = _id(key, f"{kind}_id")
-        raw = yield from self._get_record(kind, key)
+        if raw is None:
+            raw = yield from self._get_record(kind, key)
         if raw is None:
             raise NotFoundError(f"{kind} {key!r} does not exist")
         if raw.version != expected_version:
@@ -486,15 +493,14 @@ class Storage(Backend):
         self, session_id: str, user_id: str | None = None, agent_id: str | None = None, create: bool = True,
         run: Run | None = None, load_profile: bool = False, last_turns: int | None = None,
     ) -> Plan[TurnStart]:
-        if create:
+        session = yield from self._p_get("session", _id(session_id, "session_id"))
+        if session is None and create:
             try:
                 session = yield from self._p_create_session(session_id, user_id, agent_id, None, True)
-            except AlreadyExistsError as exc:
+            except AlreadyExistsError as exc:  # created by another user in between
                 raise SessionAccessError(f"session {session_id!r} belongs to another user") from exc
-        else:
-            session = yield from self._p_get("session", _id(session_id, "session_id"))
-            if session is not None and user_id is not None and session.user_id != user_id:
-                raise SessionAccessError(f"session {session_id!r} belongs to another user")
+        if session is not None and session.user_id is not None and session.user_id != user_id:
+            raise SessionAccessError(f"session {session_id!r} belongs to another user")
         start = TurnStart(session)
         if run is not None:
             start.run = yield from self._p_create_run(run)
@@ -508,24 +514,28 @@ class Storage(Backend):
         self, session_id: str, encoded: list[tuple[str, bool]], run_id: str | None,
         update_session: SessionUpdate | None, update_run: tuple[int, dict[str, Any]] | None,
     ) -> Plan[TurnEnd]:
+        if update_run is not None:  # a cancelled or taken-over run must not store its turn
+            if run_id is None:
+                raise InvalidInputError("update_run needs the run_id of the run to update")
+            run = yield from self._get_record("run", run_id)
+            if run is None or run.version != update_run[0]:
+                raise VersionConflict(f"run {run_id!r}", update_run[0], run.version if run else None)
         end = TurnEnd((yield from self._p_append(session_id, encoded, run_id)) if encoded else [])
         while update_session is not None:
             raw = yield from self._get_record("session", session_id)
             if raw is None:
                 raise NotFoundError(f"session {session_id!r} does not exist")
-            changes = update_session(_decode(raw))
+            changes = update_session(_decode(raw), end.seqs)
             if changes is None:
                 break  # the caller recomputes (e.g. a new summary) and writes it itself
             try:
-                end.session = yield from self._p_update("session", session_id, raw.version, _session_changes(changes))
+                end.session = yield from self._p_update("session", session_id, raw.version, _session_changes(changes), raw)
                 break
             except VersionConflict:
                 continue  # someone wrote in between: call update_session again on the new version
         if update_run is not None:
-            if run_id is None:
-                raise InvalidInputError("update_run needs the run_id of the run to update")
             expected, changes = update_run
-            end.run = yield from self._p_update("run", run_id, expected, _run_changes(dict(changes)))
+            end.run = yield from self._p_update("run", run_id, expected, _run_changes(dict(changes)), run)
         return end
 
     def _p_put_profile(self, profile: UserProfile, expected_version: int) -> Plan[UserProfile]:
