@@ -53,7 +53,7 @@ async def measure(db: Path, prefill: int, flags: dict, turns: int) -> tuple[list
     storage = SqliteStorage(db_file=str(db))
     model = FunctionModel(fake_llm)
     memory = Memory(storage, session_id=f"s-{uuid.uuid4().hex[:8]}", user_id="bench-user", model=model, **flags)
-    await memory.ensure_session()
+    await storage.acreate_session(memory.session_id, user_id=memory.user_id)
     for start in range(0, prefill, 100):  # pre-fill in batches of 100 turns
         await storage.aappend_messages(memory.session_id, [m for i in range(start, min(prefill, start + 100)) for m in turn(i)])
     session = await storage.aget_session(memory.session_id)
@@ -63,6 +63,7 @@ async def measure(db: Path, prefill: int, flags: dict, turns: int) -> tuple[list
     for i in range(prefill, prefill + turns + 3):  # the first 3 warm up
         run = MemoryRun(memory, run_id=str(uuid.uuid4()), agent_id=None, model=model)
         t0 = time.perf_counter()
+        await run.begin()
         await run.open()
         t1 = time.perf_counter()
         await run.complete(turn(i), RunUsage(requests=1, input_tokens=100, output_tokens=20))

@@ -23,8 +23,9 @@ LENGTH = 1000
 TURNS = 300
 #: (label, file suffix, function) -> inclusive time of the run's phases
 PHASES = [
-    ("memory: open (session, run record, load history)", "memwise/memory/run.py", "open"),
-    ("memory: complete (append, session update, run update)", "memwise/memory/run.py", "complete"),
+    ("memory: begin (start_turn plan: session, run record, last turns)", "memwise/memory/run.py", "begin"),
+    ("memory: open (the history window, the context block)", "memwise/memory/run.py", "open"),
+    ("memory: complete (finish_turn plan: append, session update, run completed)", "memwise/memory/run.py", "complete"),
     ("pydantic-ai Agent.run (the model call and its graph)", "pydantic_ai/agent/abstract.py", "run"),
     ("  of which: storage calls hopping to a worker thread (asyncio.to_thread)", "asyncio/threads.py", "to_thread"),
     ("  of which: decoding stored messages (pydantic)", "memwise/storage/codec.py", "decode_message"),

@@ -5,8 +5,9 @@ num_last_messages=10))` per session, all sessions run `do_async` turn after turn
 on one event loop. Throughput = turns / wall time; afterwards every session must hold exactly
 2 messages per turn (lost messages must be 0). Compared with, at the same concurrency:
 - the same agents without memory (the ceiling pydantic-ai + FunctionModel allow here);
-- memwise's async storage API alone doing the floor's work (`aappend_messages` of the turn,
-  `aread_messages` of the last 10 turns), which separates the storage layer from the agent;
+- memory's path alone (bench.memory_path.memory_turn: what the agent does for memory, without
+  pydantic-ai: the run record and the context in one read plan, the turn and the run's completion
+  in one write plan), which separates memwise from the agent framework around it;
 - the bare async driver doing the floor's work (append the turn's two messages in one write,
   read the last 20).
 """
@@ -18,7 +19,8 @@ import time
 import uuid
 
 from bench.common import Mode, Section, guarded, need
-from bench.fake import memwise_models, user_prompt
+from bench.fake import memwise_models, turn_messages, user_prompt
+from bench.memory_path import memory_turn
 from bench.stores import message_bodies, open_backend
 
 HISTORY_TURNS = 10
@@ -74,23 +76,21 @@ async def _backend(mode: Mode, section: Section, name: str) -> None:
                 await asyncio.gather(*(drive(a, i) for i, a in enumerate(bare_agents)))
                 bare_agent_wall = time.perf_counter() - t
 
-                # memwise's async storage API doing exactly the floor's work (no agent, no pydantic-ai run)
-                from bench.fake import turn_messages
+                # memory's own path, no agent: what the memwise agents above did for memory
+                memories = [
+                    Memory(storage, session_id=f"w3m-{n}-{tag}-{i}", user_id=f"u{i}", full_session_memory=True,
+                           num_last_messages=HISTORY_TURNS)
+                    for i in range(n)
+                ]
 
-                ssids = [f"w3s-{n}-{tag}-{i}" for i in range(n)]
-                for sid in ssids:
-                    await storage.acreate_session(sid)
-                turn_msgs = turn_messages(1)
-
-                async def storage_session(sid):
-                    for _ in range(turns):
-                        await storage.aappend_messages(sid, turn_msgs)
-                        await storage.aread_messages(sid, last_turns=10)
+                async def memory_session(memory):
+                    for turn in range(1, turns + 1):
+                        await memory_turn(memory, answer_model, turn_messages(turn))
 
                 t = time.perf_counter()
-                await asyncio.gather(*(storage_session(s) for s in ssids))
-                storage_wall = time.perf_counter() - t
-                storage_lost = sum([2 * turns - len(await storage.aread_messages(s)) for s in ssids])
+                await asyncio.gather(*(memory_session(m) for m in memories))
+                memory_wall = time.perf_counter() - t
+                memory_lost = sum([2 * turns - len(await storage.aread_messages(m.session_id)) for m in memories])
 
                 fsids = [f"floor-{n}-{tag}-{i}" for i in range(n)]
 
@@ -116,10 +116,10 @@ async def _backend(mode: Mode, section: Section, name: str) -> None:
                     "agent_without_memory_turns_per_s": total / bare_agent_wall,
                     "floor_turns_per_s": total / floor_wall,
                     "floor_lost": floor_lost,
-                    "storage_turns_per_s": total / storage_wall,
-                    "storage_lost": storage_lost,
+                    "memory_turns_per_s": total / memory_wall,
+                    "memory_lost": memory_lost,
                 }
-                row["storage_ratio_to_floor"] = row["storage_turns_per_s"] / row["floor_turns_per_s"]
+                row["memory_ratio_to_floor"] = row["memory_turns_per_s"] / row["floor_turns_per_s"]
                 row["ratio_to_floor"] = row["turns_per_s"] / row["floor_turns_per_s"]
                 section.rows.append(row)
                 if errors:
@@ -127,8 +127,8 @@ async def _backend(mode: Mode, section: Section, name: str) -> None:
                 print(
                     f"  [concurrency] {name:8} x{n:3}: {row['turns_per_s']:7.1f} turns/s, lost {lost}, errors {len(errors)} | "
                     f"agent w/o memory {row['agent_without_memory_turns_per_s']:7.1f} | floor {row['floor_turns_per_s']:7.1f} turns/s "
-                    f"| ratio {row['ratio_to_floor']:.2f} | storage API alone {row['storage_turns_per_s']:7.1f} "
-                    f"({row['storage_ratio_to_floor']:.0%} of the floor)",
+                    f"| ratio {row['ratio_to_floor']:.2f} | memory path alone {row['memory_turns_per_s']:7.1f} "
+                    f"({row['memory_ratio_to_floor']:.0%} of the floor), lost {memory_lost}",
                     flush=True,
                 )
         finally:
