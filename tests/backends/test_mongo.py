@@ -245,7 +245,7 @@ def test_hot_paths_use_their_indexes(storage: MongoStorage, db: Any) -> None:
     for i in range(3):
         storage.append_messages("s1", turn(f"t{i}"))
     expected = [
-        (storage._append_messages("s1", _rows("x")), {"_id_", "session_seq"}),  # the session, its last message
+        (storage._append_messages("s1", _rows("x")), {"session_seq"}),  # the session's last message
         (storage._read_messages("s1", 0, 2, None), {"session_turns", "session_seq"}),  # last N turns
         (storage._read_messages("s1", 3, None, 2), {"session_seq"}),  # after a seq
         (storage._query_records(RecordQuery("session", user_id="u1")), {"kind_user_id_newest"}),
@@ -423,3 +423,14 @@ def test_text_mongodb_cannot_store_is_a_clear_input_error(storage: MongoStorage)
     with pytest.raises(InvalidInputError, match="cannot store this text"):
         storage.create_session("s2", metadata={"x": "\ud800"})
     assert storage.get_session("s2") is None and storage.get_session("s1") is not None
+
+
+def test_last_turns_longer_than_the_guess_near_the_end_are_read_whole(storage: MongoStorage) -> None:
+    """The last-turns read first looks near the session's known end; turns of many messages
+    (here 30 each, tool calls for instance) make it widen the search to the whole session."""
+    storage.create_session("s1")
+    for turn_no in range(3):
+        rows = [RawMessage(0, None, i == 0, time.time(), json.dumps({"t": turn_no, "i": i})) for i in range(30)]
+        storage._sync(storage._append_messages("s1", rows), True)
+    assert [m.seq for m in storage.read_messages("s1", last_turns=2)] == list(range(31, 91))
+    assert [m.seq for m in storage.read_messages("s1", last_turns=1)] == list(range(61, 91))

@@ -63,6 +63,8 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 _DUPLICATE_KEY = 11000
 _MAX_APPEND_ATTEMPTS = 10_000
 _HINTS_MAX = 10_000
+#: Messages per user turn assumed when looking for the last turns near a session's end.
+_MESSAGES_PER_TURN_GUESS = 8
 _BACKOFF_BASE = 0.0005
 _BACKOFF_MAX = 0.02
 _LOCK_STRIPES = 64
@@ -418,23 +420,19 @@ class MongoStorage(Storage):
 
     def _last_seq(self, session_id: str) -> Plan[int | None]:
         """The end of the session's newest batch (0 when it has no messages), or None when the
-        session's record does not exist: one aggregate on the record, looking up the message."""
+        session's record does not exist. Two finds on indexes: a `$lookup` doing both in one
+        round trip scanned the whole message collection on SecantusDB (200 ms at 2,000 messages)."""
+        if (yield Mongo("records", "find_one", ({"_id": _record_id("session", session_id)}, {"_id": 1}))) is None:
+            return None
         hint = self._hints.get(session_id, 0)
         while True:
             where: dict[str, Any] = {"session_id": session_id}
             if hint:
                 where["seq"] = {"$gte": hint}
-            newest = [
-                {"$match": where}, {"$sort": {"seq": -1}}, {"$limit": 1}, {"$project": {"_id": 0, "seq": 1, "batch_end": 1}},
-            ]
-            found = yield Mongo("records", "aggregate", ([
-                {"$match": {"_id": _record_id("session", session_id)}},
-                {"$lookup": {"from": self._names["messages"], "pipeline": newest, "as": "last"}},
-                {"$project": {"_id": 0, "last": 1}},
-            ],))
-            if not found:
-                return None
-            docs = found[0]["last"]
+            docs = yield Mongo(
+                "messages", "find", (where, {"_id": 0, "seq": 1, "batch_end": 1}),
+                {"sort": [("seq", pymongo.DESCENDING)], "limit": 1},
+            )
             if docs:
                 return max(docs[0]["seq"], docs[0].get("batch_end", 0))
             if not hint:
@@ -451,12 +449,21 @@ class MongoStorage(Storage):
     ) -> Plan[list[RawMessage]]:
         start = after_seq
         if last_turns is not None:
-            turns = yield Mongo(
-                "messages", "find", ({"session_id": session_id, "turn_start": True}, {"_id": 0, "seq": 1}),
-                {"sort": [("seq", pymongo.DESCENDING)], "skip": last_turns - 1, "limit": 1},
-            )
-            if turns:
-                start = max(start, turns[0]["seq"] - 1)
+            # Near the session's known end first: a sort over all its turns is slow on servers
+            # that sort in memory; the whole session only if the window reaches further back.
+            hint = self._hints.get(session_id, 0)
+            near = max(0, hint - _MESSAGES_PER_TURN_GUESS * last_turns)
+            for lowest in dict.fromkeys((near, 0)):
+                where_turns: dict[str, Any] = {"session_id": session_id, "turn_start": True}
+                if lowest:
+                    where_turns["seq"] = {"$gt": lowest}
+                turns = yield Mongo(
+                    "messages", "find", (where_turns, {"_id": 0, "seq": 1}),
+                    {"sort": [("seq", pymongo.DESCENDING)], "skip": last_turns - 1, "limit": 1},
+                )
+                if turns:
+                    start = max(start, turns[0]["seq"] - 1)
+                    break
         options: dict[str, Any] = {"sort": [("seq", pymongo.ASCENDING)]}
         if limit is not None:
             options["limit"] = limit
