@@ -106,16 +106,26 @@ def decode_message(data: dict[str, Any]) -> ModelMessage:
     return _message_adapter().validate_python(data)
 
 
+@lru_cache(maxsize=None)
+def field_names(cls: type) -> frozenset[str]:
+    return frozenset(f.name for f in fields(cls))
+
+
+@lru_cache(maxsize=None)
+def _body_fields(cls: type, skip: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls) if f.name not in skip)
+
+
 def record_body(obj: Any, skip: tuple[str, ...]) -> dict[str, Any]:
     """The JSON body of a record dataclass: every field except those kept as columns."""
-    return {f.name: getattr(obj, f.name) for f in fields(obj) if f.name not in skip}
+    return {name: getattr(obj, name) for name in _body_fields(type(obj), skip)}
 
 
 def record_from_body(cls: type[R], body: Any, what: str, **columns: Any) -> R:
     """Rebuild a record dataclass from its stored body and columns; bad shapes are corruption."""
     if not isinstance(body, dict):
         raise CorruptRecordError(f"{what} is corrupted: expected a JSON object, got {type(body).__name__}")
-    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    names = field_names(cls)
     try:
         return cls(**{k: v for k, v in body.items() if k in names}, **columns)
     except TypeError as exc:
