@@ -478,3 +478,19 @@ def test_a_users_sessions_by_time_use_the_user_index(admin: Any, big_store: Post
     assert not any(n["Node Type"] in ("Sort", "Incremental Sort") for n in nodes), nodes  # no sort: index order
     page = big_store.list_sessions(user_id="u17", limit=10)
     assert [s.session_id for s in page.items] == [f"s{g}" for g in range(4817, 0, -200)][:10]
+
+
+def test_close_ends_the_pool_guard_of_a_loop_that_stays_open(url: str, schema: str) -> None:
+    """A sync caller's long-lived event loop (what `agent.do()` keeps per thread) is not shut
+    down when the storage closes: close() ends the loop's pool guard itself, so no pending task
+    is left to be destroyed later ("Task was destroyed but it is pending")."""
+    storage = PostgresStorage(url, schema, True)
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(storage.acreate_session("s1"))
+        guard = storage._aguards[loop]
+        assert not guard.done()
+        storage.close()
+        assert guard.done() and not storage._aguards
+    finally:
+        loop.close()

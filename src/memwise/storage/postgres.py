@@ -269,10 +269,12 @@ class PostgresStorage(SqlBackend):
             pool, self._pool = self._pool, None
             apools, self._apools = dict(self._apools), {}
             aconns, self._aconns = dict(self._aconns), {}
+            guards, self._aguards = dict(self._aguards), {}
         if pool is not None:
             pool.close()
         for loop, apool in apools.items():
             _close_async_pool(loop, apool, aconns.get(loop, ()))
+            _stop_guard(loop, guards.get(loop))
 
     async def aclose(self) -> None:
         loop = asyncio.get_running_loop()
@@ -365,6 +367,18 @@ def _close_async_pool(loop: asyncio.AbstractEventLoop, pool: Any, conns: Any) ->
         asyncio.run_coroutine_threadsafe(pool.close(), loop).result(timeout=30)
     else:
         loop.run_until_complete(pool.close())
+
+
+def _stop_guard(loop: asyncio.AbstractEventLoop, guard: asyncio.Task[None] | None) -> None:
+    """End a closed pool's shutdown guard, so no pending task is left behind to be destroyed
+    ("Task was destroyed but it is pending") when the storage or the loop goes away."""
+    if guard is None or guard.done() or loop.is_closed():
+        return
+    if loop.is_running():
+        loop.call_soon_threadsafe(guard.cancel)
+    else:
+        guard.cancel()
+        loop.run_until_complete(asyncio.wait([guard]))
 
 
 def _hard_close(conns: Any) -> None:
