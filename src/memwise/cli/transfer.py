@@ -57,7 +57,8 @@ def _exported(record: type, *assigned: str) -> tuple[str, ...]:
 
 
 SESSION_FIELDS = _exported(Session, "created_at", "updated_at", "version")
-MESSAGE_FIELDS = _exported(StoredMessage, "created_at")
+# a message is exported with its JSON as an object (`data`), not as the stored text
+MESSAGE_FIELDS = (*_exported(StoredMessage, "created_at", "body", "_data"), "data")
 RUN_FIELDS = _exported(Run, "updated_at", "version")
 PROFILE_FIELDS = _exported(UserProfile, "updated_at", "version")
 

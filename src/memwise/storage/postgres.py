@@ -213,7 +213,13 @@ class PostgresStorage(SqlBackend):
                     timeout=self.pool_timeout, open=False, name=f"memwise-{self.db_schema}-async",
                     configure=_tracker(conns),
                 )
-                await pool.open()
+                # the first connections ready before use: a client waiting on an opening pool makes
+                # it grow, and a connection still being made when the loop shuts down leaks
+                try:
+                    await pool.open(wait=True, timeout=self.pool_timeout)
+                except PoolTimeout as exc:
+                    await pool.close()
+                    raise self._no_connection() from exc
                 with self._lock:
                     closed = self._closed
                     if not closed:
