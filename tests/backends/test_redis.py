@@ -374,3 +374,76 @@ def test_message_headers_round_trip_any_run_id(store, run_id):
     stored = store.read_messages("s1")
     assert [(m.seq, m.run_id, m.turn_start) for m in stored] == [(1, run_id, True), (2, run_id, False)]
     assert stored[0].created_at == stored[1].created_at > 0
+
+
+# ==================================================================== batches: one round trip each
+def _turn(store: RedisStorage, session_id: str, run_id: str) -> None:
+    store.start_turn(session_id, user_id="u1", run=Run(run_id, session_id, user_id="u1"), load_profile=True, last_turns=3)
+    store.finish_turn(
+        session_id, turn(run_id), run_id=run_id,
+        update_session=lambda s, seqs: {"metadata": {"last": seqs[-1]}},
+        update_run=(1, {"status": "completed"}),
+    )
+
+
+async def _aturn(store: RedisStorage, session_id: str, run_id: str) -> None:
+    await store.astart_turn(session_id, user_id="u1", run=Run(run_id, session_id, user_id="u1"), load_profile=True, last_turns=3)
+    await store.afinish_turn(
+        session_id, turn(run_id), run_id=run_id,
+        update_session=lambda s, seqs: {"metadata": {"last": seqs[-1]}},
+        update_run=(1, {"status": "completed"}),
+    )
+
+
+def test_a_turn_is_five_round_trips_sync_and_async(store, monkeypatch):
+    """start_turn reads in one pipeline then creates the run; finish_turn reads, appends, writes."""
+    sent: list[int] = []
+    sync_send = redis_py.connection.AbstractConnection.send_packed_command
+    async_send = redis.asyncio.connection.AbstractConnection.send_packed_command
+
+    def counting(self, command, check_health=True):
+        sent.append(1)
+        return sync_send(self, command, check_health)
+
+    async def acounting(self, command, check_health=True):
+        sent.append(1)
+        return await async_send(self, command, check_health)
+
+    monkeypatch.setattr(redis_py.connection.AbstractConnection, "send_packed_command", counting)
+    monkeypatch.setattr(redis.asyncio.connection.AbstractConnection, "send_packed_command", acounting)
+    _turn(store, "s1", "r0")  # creates the session: one round trip more
+    store.put_profile(UserProfile("u1", {"name": "Ann"}), expected_version=0)
+    sent.clear()
+    _turn(store, "s1", "r1")
+    assert len(sent) == 5
+
+    async def warm_then_count() -> int:
+        await _aturn(store, "s1", "r-warm")  # connects this loop's async client
+        sent.clear()
+        await _aturn(store, "s1", "r2")
+        return len(sent)
+
+    assert asyncio.run(warm_then_count()) == 5
+    assert [m.run_id for m in store.read_messages("s1")][-2:] == ["r2", "r2"]
+    assert store.get_session("s1").metadata == {"last": 8}
+
+
+def test_batches_resend_scripts_the_server_forgot(store, client):
+    for flavour in ("sync", "async"):
+        client.script_flush()
+        if flavour == "sync":
+            _turn(store, f"s-{flavour}", "r1")
+        else:
+            asyncio.run(_aturn(store, f"s-{flavour}", "r1"))
+        assert store.get_run("r1").status == "completed"
+        assert store.get_session(f"s-{flavour}").metadata == {"last": 2}
+        store.delete_run("r1")
+
+
+def test_an_error_in_a_batch_reaches_the_plan_that_sent_it(store, client, prefix):
+    store.create_session("s1")
+    client.set(f"{{{prefix}}}:r:run:r1", "not a hash")  # the run read in finish_turn's first batch fails
+    with pytest.raises(StorageError, match="WRONGTYPE"):
+        store.finish_turn("s1", turn("hi"), run_id="r1", update_session=lambda s, seqs: {"metadata": {"x": 1}},
+                          update_run=(1, {"status": "completed"}))
+    assert store.read_messages("s1") == [] and store.get_session("s1").metadata == {}

@@ -26,7 +26,7 @@ from memwise.errors import (
 )
 from memwise.storage.codec import dumps, encode_message, loads, record_body, record_from_body
 from memwise.storage.contract import Backend, RawMessage, RawRecord, RecordQuery
-from memwise.storage.plan import Plan
+from memwise.storage.plan import Plan, gather, nothing
 from memwise.storage.records import (
     FINISHED_STATUSES,
     RUN_STATUSES,
@@ -492,51 +492,73 @@ class Storage(Backend):
         self, session_id: str, user_id: str | None = None, agent_id: str | None = None, create: bool = True,
         run: Run | None = None, load_profile: bool = False, last_turns: int | None = None,
     ) -> Plan[TurnStart]:
-        session = yield from self._p_get("session", _id(session_id, "session_id"))
+        """Reads first, in one batch (session, profile, last turns); then, once the session is known
+        to be the caller's, creates it if needed and the run: two round trips where a backend
+        batches, whatever was asked."""
+        session_id = _id(session_id, "session_id")
+        load_profile = load_profile and user_id is not None
+        # the last turns are parsed only where used: memory has decoded most of a window before
+        reads = [
+            self._p_get("session", session_id),
+            self._p_get("profile", _id(user_id, "user_id")) if load_profile else nothing(),
+            self._p_read(session_id, 0, last_turns, None, None, parse=False) if last_turns is not None else nothing(),
+        ]
+        session, profile, messages = yield from gather(*reads)
         if session is None and create:
             try:
                 session = yield from self._p_create_session(session_id, user_id, agent_id, None, True)
             except AlreadyExistsError as exc:  # created by another user in between
                 raise SessionAccessError(f"session {session_id!r} belongs to another user") from exc
+            if last_turns is not None:  # another turn of this user may have created it in between
+                messages = yield from self._p_read(session_id, 0, last_turns, None, None, parse=False)
         if session is not None and session.user_id is not None and session.user_id != user_id:
             raise SessionAccessError(f"session {session_id!r} belongs to another user")
-        start = TurnStart(session)
+        start = TurnStart(session, profile=profile, messages=messages if session is not None and messages else [])
         if run is not None:
             start.run = yield from self._p_create_run(run)
-        if load_profile and user_id is not None:
-            start.profile = yield from self._p_get("profile", _id(user_id, "user_id"))
-        if last_turns is not None and session is not None:
-            # parsed only where used: memory has decoded most of a window's messages before
-            start.messages = yield from self._p_read(session_id, 0, last_turns, None, None, parse=False)
         return start
 
     def _p_finish_turn(
         self, session_id: str, encoded: list[tuple[str, bool]], run_id: str | None,
         update_session: SessionUpdate | None, update_run: tuple[int, dict[str, Any]] | None,
     ) -> Plan[TurnEnd]:
-        if update_run is not None:  # a cancelled or taken-over run must not store its turn
-            if run_id is None:
-                raise InvalidInputError("update_run needs the run_id of the run to update")
-            run = yield from self._get_record("run", run_id)
-            if run is None or run.version != update_run[0]:
-                raise VersionConflict(f"run {run_id!r}", update_run[0], run.version if run else None)
+        """Three round trips where a backend batches: read the run and the session; append; write
+        the session and the run."""
+        if update_run is not None and run_id is None:
+            raise InvalidInputError("update_run needs the run_id of the run to update")
+        run_changes = None if update_run is None else _run_changes(dict(update_run[1]))  # checked before writing
+        run, raw = yield from gather(
+            self._get_record("run", run_id) if update_run is not None else nothing(),
+            self._get_record("session", session_id) if update_session is not None else nothing(),
+        )
+        if update_run is not None and (run is None or run.version != update_run[0]):
+            # a cancelled or taken-over run must not store its turn
+            raise VersionConflict(f"run {run_id!r}", update_run[0], run.version if run else None)
         end = TurnEnd((yield from self._p_append(session_id, encoded, run_id)) if encoded else [])
-        while update_session is not None:
-            raw = yield from self._get_record("session", session_id)
+        writes = [
+            self._p_update_session(session_id, update_session, end.seqs, raw) if update_session is not None else nothing(),
+            self._p_update("run", run_id, update_run[0], run_changes, run) if update_run is not None else nothing(),
+        ]
+        session, updated_run = yield from gather(*writes)
+        end.session = session
+        end.run = updated_run
+        return end
+
+    def _p_update_session(
+        self, session_id: str, update_session: SessionUpdate, seqs: list[int], raw: RawRecord | None
+    ) -> Plan[Session | None]:
+        """Apply `update_session` by compare-and-set, calling it again on the newer version after a
+        conflict; `raw` is the session as read before (None: gone)."""
+        while True:
             if raw is None:
                 raise NotFoundError(f"session {session_id!r} does not exist")
-            changes = update_session(_decode(raw), end.seqs)
+            changes = update_session(_decode(raw), seqs)
             if changes is None:
-                break  # the caller recomputes (e.g. a new summary) and writes it itself
+                return None  # the caller recomputes (e.g. a new summary) and writes it itself
             try:
-                end.session = yield from self._p_update("session", session_id, raw.version, _session_changes(changes), raw)
-                break
+                return (yield from self._p_update("session", session_id, raw.version, _session_changes(changes), raw))
             except VersionConflict:
-                continue  # someone wrote in between: call update_session again on the new version
-        if update_run is not None:
-            expected, changes = update_run
-            end.run = yield from self._p_update("run", run_id, expected, _run_changes(dict(changes)), run)
-        return end
+                raw = yield from self._get_record("session", session_id)  # someone wrote in between
 
     def _p_put_profile(self, profile: UserProfile, expected_version: int) -> Plan[UserProfile]:
         if not isinstance(profile, UserProfile):

@@ -3,24 +3,111 @@
 A plan yields backend commands (an SQL statement, a Redis command, a thunk...) and receives their
 results; it returns the operation's result. The same plan therefore runs on a blocking driver
 and on an asyncio driver, which is how memwise avoids a sync and an async copy of every method.
+
+Independent plans can run side by side (`gather`): each round yields one `Batch` of their next
+commands. A driver given a batch executor sends a batch in one round trip (a Redis pipeline);
+any other runs its commands one by one, so every backend understands batches.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Generator, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 Plan = Generator[Any, Any, T]
 
 
-def drive(plan: Plan[T], execute: Callable[[Any], Any]) -> T:
+@dataclass(slots=True, frozen=True)
+class Batch:
+    """Independent commands a driver may send together. Its result is one reply per command, in
+    order; a command that failed has its exception as its reply (and the others still ran)."""
+
+    commands: tuple[Any, ...]
+
+
+def gather(*plans: Plan[Any]) -> Plan[list[Any]]:
+    """Run independent plans side by side and return their results, in order.
+
+    Each round yields the pending plans' next commands together (one command alone, several as a
+    `Batch`). A plan that raises stops the others (closed, their pending commands not sent).
+    Plans given here must not gather themselves: batches do not nest.
+    """
+    results: list[Any] = [None] * len(plans)
+    pending: dict[int, Any] = {}
+    try:
+        for i, plan in enumerate(plans):
+            try:
+                pending[i] = next(plan)
+            except StopIteration as done:
+                results[i] = done.value
+        while pending:
+            order = list(pending)
+            if any(isinstance(pending[i], Batch) for i in order):
+                raise TypeError("gather() cannot run a plan that gathers: batches do not nest")
+            if len(order) == 1:
+                try:
+                    replies = [(yield pending[order[0]])]
+                except Exception as exc:  # noqa: BLE001 - handed to the plan that sent it
+                    replies = [exc]
+            else:
+                replies = yield Batch(tuple(pending[i] for i in order))
+            for i, reply in zip(order, replies):
+                plan = plans[i]
+                try:
+                    pending[i] = plan.throw(reply) if isinstance(reply, Exception) else plan.send(reply)
+                except StopIteration as done:
+                    del pending[i]
+                    results[i] = done.value
+    finally:
+        for plan in plans:
+            plan.close()
+    return results
+
+
+def nothing() -> Plan[None]:
+    """A plan that sends no command: a placeholder among `gather`'s plans."""
+    return None
+    yield  # noqa: unreachable - makes this a generator
+
+
+def run_each(commands: Sequence[Any], execute: Callable[[Any], Any]) -> list[Any]:
+    """A batch run command by command: the fallback for drivers without a batch executor."""
+    replies: list[Any] = []
+    for command in commands:
+        try:
+            replies.append(execute(command))
+        except Exception as exc:  # noqa: BLE001 - the reply of the command that failed
+            replies.append(exc)
+    return replies
+
+
+async def arun_each(commands: Sequence[Any], execute: Callable[[Any], Awaitable[Any]]) -> list[Any]:
+    """The asyncio twin of `run_each`."""
+    replies: list[Any] = []
+    for command in commands:
+        try:
+            replies.append(await execute(command))
+        except Exception as exc:  # noqa: BLE001
+            replies.append(exc)
+    return replies
+
+
+def drive(
+    plan: Plan[T], execute: Callable[[Any], Any], execute_batch: Callable[[Sequence[Any]], list[Any]] | None = None
+) -> T:
     """Run a plan with a blocking executor; an executor error is thrown into the plan."""
     try:
         command = next(plan)
         while True:
             try:
-                result = execute(command)
+                if not isinstance(command, Batch):
+                    result: Any = execute(command)
+                elif execute_batch is None:
+                    result = run_each(command.commands, execute)
+                else:
+                    result = execute_batch(command.commands)
             except Exception as exc:  # the plan may handle it (e.g. a unique violation)
                 command = plan.throw(exc)
             else:
@@ -29,13 +116,22 @@ def drive(plan: Plan[T], execute: Callable[[Any], Any]) -> T:
         return done.value
 
 
-async def adrive(plan: Plan[T], execute: Callable[[Any], Awaitable[Any]]) -> T:
+async def adrive(
+    plan: Plan[T],
+    execute: Callable[[Any], Awaitable[Any]],
+    execute_batch: Callable[[Sequence[Any]], Awaitable[list[Any]]] | None = None,
+) -> T:
     """The asyncio twin of `drive`."""
     try:
         command = next(plan)
         while True:
             try:
-                result = await execute(command)
+                if not isinstance(command, Batch):
+                    result: Any = await execute(command)
+                elif execute_batch is None:
+                    result = await arun_each(command.commands, execute)
+                else:
+                    result = await execute_batch(command.commands)
             except Exception as exc:
                 command = plan.throw(exc)
             else:

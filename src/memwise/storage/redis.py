@@ -76,7 +76,7 @@ import hashlib
 import json
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from memwise.errors import ConfigurationError, StorageError, StorageUnavailableError
@@ -406,40 +406,77 @@ class RedisStorage(Storage):
 
     # ================================================================ running plans
     def _run(self, plan: Plan[T], *, write: bool) -> T:
-        return drive(plan, self._execute)
+        return drive(plan, self._execute, self._execute_batch)
 
     async def _arun(self, plan: Plan[T], *, write: bool) -> T:
-        return await adrive(plan, self._aexecute)
+        return await adrive(plan, self._aexecute, self._aexecute_batch)
 
     def _execute(self, command: tuple[str, tuple[Any, ...]]) -> Any:
-        op, args = command
         client = self._client()
         try:
-            if op not in _LUA:
-                return getattr(client, op)(*args)
-            (keys, argv), (source, sha) = args, _LUA[op]
             try:
-                return client.evalsha(sha, len(keys), *keys, *argv)
-            except NoScriptError:
-                return client.eval(source, len(keys), *keys, *argv)
+                return self._send(client, command)
+            except NoScriptError:  # the server lost its script cache: send the script itself
+                return self._send(client, command, by_sha=False)
         except RedisError as exc:
             raise self._failure(exc) from exc
 
     async def _aexecute(self, command: tuple[str, tuple[Any, ...]]) -> Any:
+        client = await self._aclient_ready()
+        try:
+            try:
+                return await self._send(client, command)
+            except NoScriptError:
+                return await self._send(client, command, by_sha=False)
+        except RedisError as exc:
+            raise self._failure(exc) from exc
+
+    def _execute_batch(self, commands: Sequence[tuple[str, tuple[Any, ...]]]) -> list[Any]:
+        """A batch in one round trip: a non-transactional pipeline (the commands are independent)."""
+        with self._client().pipeline(transaction=False) as pipe:
+            for command in commands:
+                self._send(pipe, command)
+            try:
+                replies = pipe.execute(raise_on_error=False)
+            except RedisError as exc:
+                raise self._failure(exc) from exc
+        return [self._execute(c) if isinstance(r, NoScriptError) else self._reply(r) for c, r in zip(commands, replies)]
+
+    async def _aexecute_batch(self, commands: Sequence[tuple[str, tuple[Any, ...]]]) -> list[Any]:
+        """The asyncio twin of `_execute_batch`."""
+        client = await self._aclient_ready()
+        async with client.pipeline(transaction=False) as pipe:
+            for command in commands:
+                self._send(pipe, command)
+            try:
+                replies = await pipe.execute(raise_on_error=False)
+            except RedisError as exc:
+                raise self._failure(exc) from exc
+        return [
+            (await self._aexecute(c)) if isinstance(r, NoScriptError) else self._reply(r)
+            for c, r in zip(commands, replies)
+        ]
+
+    @staticmethod
+    def _send(client: Any, command: tuple[str, tuple[Any, ...]], by_sha: bool = True) -> Any:
+        """Issue one command on a client or a pipeline (a script by its SHA1, or by its source)."""
         op, args = command
+        if op not in _LUA:
+            return getattr(client, op)(*args)
+        (keys, argv), (source, sha) = args, _LUA[op]
+        if by_sha:
+            return client.evalsha(sha, len(keys), *keys, *argv)
+        return client.eval(source, len(keys), *keys, *argv)
+
+    def _reply(self, reply: Any) -> Any:
+        """A pipeline's reply, its error turned into the storage's (handed to the plan that sent it)."""
+        return self._failure(reply) if isinstance(reply, RedisError) else reply
+
+    async def _aclient_ready(self) -> Any:
         client, closer = self._aclient()
         if closer is not None:  # a new client: start its closer on this loop (see _closer)
             await closer.asend(None)
-        try:
-            if op not in _LUA:
-                return await getattr(client, op)(*args)
-            (keys, argv), (source, sha) = args, _LUA[op]
-            try:
-                return await client.evalsha(sha, len(keys), *keys, *argv)
-            except NoScriptError:
-                return await client.eval(source, len(keys), *keys, *argv)
-        except RedisError as exc:
-            raise self._failure(exc) from exc
+        return client
 
     def _failure(self, exc: RedisError) -> StorageError:
         if isinstance(exc, (RedisConnectionError, RedisTimeoutError)):
