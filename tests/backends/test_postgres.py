@@ -331,6 +331,62 @@ def test_server_errors_are_wrapped_and_the_pool_recovers(admin: Any, url: str, s
         assert storage.append_messages("s1", turn("kept")) == [1, 2]  # the failed append left nothing
 
 
+def test_a_turns_independent_statements_go_in_one_pipeline(url: str, schema: str, monkeypatch: Any) -> None:
+    """start_turn reads session, profile and last turns in one pipeline; finish_turn reads the run
+    and the session in one, and writes both in one: sync and async alike."""
+    from memwise.storage import postgres
+    from memwise.storage.records import Run, UserProfile
+
+    batches: list[int] = []
+    sync_batch, async_batch = postgres._execute_batch, postgres._aexecute_batch
+
+    def counted(conn: Any, commands: Any) -> Any:
+        batches.append(len(commands))
+        return sync_batch(conn, commands)
+
+    async def acounted(conn: Any, commands: Any) -> Any:
+        batches.append(len(commands))
+        return await async_batch(conn, commands)
+
+    monkeypatch.setattr(postgres, "_execute_batch", counted)
+    monkeypatch.setattr(postgres, "_aexecute_batch", acounted)
+    with PostgresStorage(db_url=url, db_schema=schema) as storage:
+        storage.create_session("s1", user_id="u1")
+        storage.put_profile(UserProfile("u1", {"name": "Ann"}), expected_version=0)
+
+        def options(run_id: str) -> dict[str, Any]:
+            return {"user_id": "u1", "run": Run(run_id, "s1", user_id="u1"), "load_profile": True, "last_turns": 3}
+
+        finish = {"update_session": lambda s, seqs: {"metadata": {"last": seqs[-1]}}, "update_run": (1, {"status": "completed"})}
+        batches.clear()
+        start = storage.start_turn("s1", **options("r1"))
+        storage.finish_turn("s1", turn("one"), run_id="r1", **finish)
+        assert batches == [3, 2, 2] and start.profile.data == {"name": "Ann"}
+
+        async def async_turn() -> None:
+            await storage.astart_turn("s1", **options("r2"))
+            await storage.afinish_turn("s1", turn("two"), run_id="r2", **finish)
+
+        batches.clear()
+        asyncio.run(async_turn())
+        assert batches == [3, 2, 2]
+        assert storage.get_session("s1").metadata == {"last": 4} and storage.get_run("r2").status == "completed"
+
+
+def test_a_failing_batch_fails_its_plan_and_writes_nothing(admin: Any, url: str, schema: str) -> None:
+    from memwise.storage.records import Run
+
+    with PostgresStorage(db_url=url, db_schema=schema) as storage:
+        storage.create_session("s1")
+        admin.execute(f'ALTER TABLE "{schema}".memwise_messages RENAME TO moved')
+        for start in (storage.start_turn, lambda *a, **k: asyncio.run(storage.astart_turn(*a, **k))):
+            with pytest.raises(StorageError, match=r"\[42P01\].*memwise_messages"):
+                start("s1", run=Run("r1", "s1"), last_turns=2)  # the last-turns read is in the batch
+            assert storage.get_run("r1") is None
+        admin.execute(f'ALTER TABLE "{schema}".moved RENAME TO memwise_messages')
+        assert storage.start_turn("s1", run=Run("r1", "s1"), last_turns=2).run.status == "running"
+
+
 def test_a_killed_connection_gives_unavailable_then_recovers(admin: Any, url: str, schema: str) -> None:
     tagged, tag = _tagged(url)
     with PostgresStorage(db_url=tagged, db_schema=schema, pool_min_size=1, pool_max_size=1) as storage:

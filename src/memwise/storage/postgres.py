@@ -144,10 +144,11 @@ class PostgresStorage(SqlBackend):
         try:
             with pool.connection(timeout=self.pool_timeout) as conn:
                 with conn.cursor() as cursor:
+                    execute, batch = (lambda command: _execute(cursor, command)), (lambda commands: _execute_batch(conn, commands))
                     if not write:
-                        return drive(plan, lambda command: _execute(cursor, command))
+                        return drive(plan, execute, batch)
                     with conn.transaction():
-                        return drive(plan, lambda command: _execute(cursor, command))
+                        return drive(plan, execute, batch)
         except PoolTimeout as exc:
             raise self._no_connection() from exc
         except (psycopg.Error, UnicodeError) as exc:  # BEGIN / COMMIT / returning the connection
@@ -184,10 +185,11 @@ class PostgresStorage(SqlBackend):
         try:
             async with pool.connection(timeout=self.pool_timeout) as conn:
                 async with conn.cursor() as cursor:
+                    execute, batch = (lambda command: _aexecute(cursor, command)), (lambda commands: _aexecute_batch(conn, commands))
                     if not write:
-                        return await adrive(plan, lambda command: _aexecute(cursor, command))
+                        return await adrive(plan, execute, batch)
                     async with conn.transaction():
-                        return await adrive(plan, lambda command: _aexecute(cursor, command))
+                        return await adrive(plan, execute, batch)
         except PoolTimeout as exc:
             raise self._no_connection() from exc
         except (psycopg.Error, UnicodeError) as exc:
@@ -307,17 +309,8 @@ async def _close_at_loop_shutdown(pool: Any) -> None:
 
 def _execute(cursor: Any, command: Sql) -> Any:
     try:
-        if command.fetch != "many":
-            cursor.execute(_pg_text(command.text), command.params)
-        elif len(command.params) == 1:  # one row: a plain execute saves executemany's pipeline
-            cursor.execute(_pg_text(command.text), command.params[0])
-        else:
-            cursor.executemany(_pg_text(command.text), command.params)
-        if command.fetch == "all":
-            return cursor.fetchall()
-        if command.fetch == "one":
-            return cursor.fetchone()
-        return cursor.rowcount
+        _send(cursor, command)
+        return _result(cursor, command)
     except (psycopg.Error, UnicodeError) as exc:
         raise _storage_error(exc, command.text, _where(cursor)) from exc
 
@@ -325,19 +318,70 @@ def _execute(cursor: Any, command: Sql) -> Any:
 async def _aexecute(cursor: Any, command: Sql) -> Any:
     """The asyncio twin of `_execute`."""
     try:
-        if command.fetch != "many":
-            await cursor.execute(_pg_text(command.text), command.params)
-        elif len(command.params) == 1:
-            await cursor.execute(_pg_text(command.text), command.params[0])
-        else:
-            await cursor.executemany(_pg_text(command.text), command.params)
-        if command.fetch == "all":
-            return await cursor.fetchall()
-        if command.fetch == "one":
-            return await cursor.fetchone()
-        return cursor.rowcount
+        await _send(cursor, command)
+        return await _aresult(cursor, command)
     except (psycopg.Error, UnicodeError) as exc:
         raise _storage_error(exc, command.text, _where(cursor)) from exc
+
+
+def _execute_batch(conn: Any, commands: Any) -> list[Any]:
+    """Independent statements in one round trip (psycopg's pipeline mode), one cursor each. In a
+    transaction a failed statement aborts it anyway, so the first error fails the whole batch."""
+    cursors = [conn.cursor() for _ in commands]
+    try:
+        with conn.pipeline():
+            for cursor, command in zip(cursors, commands):
+                _send(cursor, command)
+        return [_result(cursor, command) for cursor, command in zip(cursors, commands)]
+    except (psycopg.Error, UnicodeError) as exc:
+        raise _storage_error(exc, _batch_text(commands), _where(cursors[0])) from exc
+    finally:
+        for cursor in cursors:
+            cursor.close()
+
+
+async def _aexecute_batch(conn: Any, commands: Any) -> list[Any]:
+    """The asyncio twin of `_execute_batch`."""
+    cursors = [conn.cursor() for _ in commands]
+    try:
+        async with conn.pipeline():
+            for cursor, command in zip(cursors, commands):
+                await _send(cursor, command)
+        return [await _aresult(cursor, command) for cursor, command in zip(cursors, commands)]
+    except (psycopg.Error, UnicodeError) as exc:
+        raise _storage_error(exc, _batch_text(commands), _where(cursors[0])) from exc
+    finally:
+        for cursor in cursors:
+            await cursor.close()
+
+
+def _send(cursor: Any, command: Sql) -> Any:
+    """Issue a statement on a sync or an async cursor (await the result on an async one)."""
+    if command.fetch != "many":
+        return cursor.execute(_pg_text(command.text), command.params)
+    if len(command.params) == 1:  # one row: a plain execute saves executemany's pipeline
+        return cursor.execute(_pg_text(command.text), command.params[0])
+    return cursor.executemany(_pg_text(command.text), command.params)
+
+
+def _result(cursor: Any, command: Sql) -> Any:
+    if command.fetch == "all":
+        return cursor.fetchall()
+    if command.fetch == "one":
+        return cursor.fetchone()
+    return cursor.rowcount
+
+
+async def _aresult(cursor: Any, command: Sql) -> Any:
+    if command.fetch == "all":
+        return await cursor.fetchall()
+    if command.fetch == "one":
+        return await cursor.fetchone()
+    return cursor.rowcount
+
+
+def _batch_text(commands: Any) -> str:
+    return " / ".join(command.text for command in commands)
 
 
 def _where(cursor: Any) -> str:
