@@ -11,7 +11,7 @@ Invariants a backend must keep:
   session's record exists: checked with the append, atomically where the backend can, so no
   message outlives a `delete_session` (which deletes the messages, the runs, then the record).
 - Each primitive is atomic on its own; a plan may run in a transaction, but correctness must not
-  depend on it (network backends run a plan's commands one by one).
+  depend on it (Redis and MongoDB run a plan's commands, and its batches, with no transaction).
 - Stored text is kept byte for byte; backends never parse `body`.
 """
 

@@ -11,7 +11,8 @@ processes get contiguous seqs. That upsert selects the session's record FOR NO K
 delete locks it FOR UPDATE before touching the log, so an append and a delete_session take turns:
 no message outlives its session. A read-only plan runs in autocommit on its pooled connection: under
 READ COMMITTED a transaction gives plain SELECTs nothing more, and this saves two round trips.
-Schema setup is serialized across processes with a transaction-scoped advisory lock.
+A plan's batch (independent statements, see `plan.gather`) goes out in pipeline mode, in one round
+trip. Schema setup is serialized across processes with a transaction-scoped advisory lock.
 """
 
 from __future__ import annotations

@@ -50,6 +50,10 @@ still share it (hence a slot). The price of atomic index updates on a cluster: a
 indexes live in the one catalog slot (one shard); message logs, the bulk of the data and of the
 traffic, spread over every shard.
 
+A plan's batch (independent commands, see `plan.gather`) goes out as one non-transactional
+pipeline: one round trip, each command still atomic on its own; a script the server no longer has
+cached is sent again by its source.
+
 `expire` (seconds) is a sliding TTL for sessions and their message logs, refreshed on every write
 to either (a session update, an append). Profiles get it only with `expire_profiles=True`. Runs and
 the format record never expire: a paused run waiting for a human must survive; `prune` removes
