@@ -69,7 +69,7 @@ def gather(*plans: Plan[Any]) -> Plan[list[Any]]:
 def nothing() -> Plan[None]:
     """A plan that sends no command: a placeholder among `gather`'s plans."""
     return None
-    yield  # noqa: unreachable - makes this a generator
+    yield  # unreachable: only makes this function a generator
 
 
 def run_each(commands: Sequence[Any], execute: Callable[[Any], Any]) -> list[Any]:
