@@ -22,6 +22,7 @@ from memwise.storage.plan import drive
 from tests.conformance.messages import turn
 from tests.support import postgres_backend
 from tests.support.recipe import BackendUnavailable, in_ci
+from tests.support.turns import afull_turn, full_turn
 
 psycopg = pytest.importorskip("psycopg")
 
@@ -335,7 +336,7 @@ def test_a_turns_independent_statements_go_in_one_pipeline(url: str, schema: str
     """start_turn reads session, profile and last turns in one pipeline; finish_turn reads the run
     and the session in one, and writes both in one: sync and async alike."""
     from memwise.storage import postgres
-    from memwise.storage.records import Run, UserProfile
+    from memwise.storage.records import UserProfile
 
     batches: list[int] = []
     sync_batch, async_batch = postgres._execute_batch, postgres._aexecute_batch
@@ -354,21 +355,11 @@ def test_a_turns_independent_statements_go_in_one_pipeline(url: str, schema: str
         storage.create_session("s1", user_id="u1")
         storage.put_profile(UserProfile("u1", {"name": "Ann"}), expected_version=0)
 
-        def options(run_id: str) -> dict[str, Any]:
-            return {"user_id": "u1", "run": Run(run_id, "s1", user_id="u1"), "load_profile": True, "last_turns": 3}
-
-        finish = {"update_session": lambda s, seqs: {"metadata": {"last": seqs[-1]}}, "update_run": (1, {"status": "completed"})}
         batches.clear()
-        start = storage.start_turn("s1", **options("r1"))
-        storage.finish_turn("s1", turn("one"), run_id="r1", **finish)
+        start = full_turn(storage, "s1", "r1")
         assert batches == [3, 2, 2] and start.profile.data == {"name": "Ann"}
-
-        async def async_turn() -> None:
-            await storage.astart_turn("s1", **options("r2"))
-            await storage.afinish_turn("s1", turn("two"), run_id="r2", **finish)
-
         batches.clear()
-        asyncio.run(async_turn())
+        asyncio.run(afull_turn(storage, "s1", "r2"))
         assert batches == [3, 2, 2]
         assert storage.get_session("s1").metadata == {"last": 4} and storage.get_run("r2").status == "completed"
 

@@ -26,6 +26,7 @@ from memwise.storage.redis import AsyncRedisStorage, RedisStorage  # noqa: E402
 from tests.conformance.messages import tool_turn, turn  # noqa: E402
 from tests.support.recipe import BackendUnavailable, in_ci  # noqa: E402
 from tests.support.redis_backend import REDIS_URL, connect, delete_prefix  # noqa: E402
+from tests.support.turns import afull_turn, full_turn  # noqa: E402
 
 
 @pytest.fixture
@@ -377,24 +378,6 @@ def test_message_headers_round_trip_any_run_id(store, run_id):
 
 
 # ==================================================================== batches: one round trip each
-def _turn(store: RedisStorage, session_id: str, run_id: str) -> None:
-    store.start_turn(session_id, user_id="u1", run=Run(run_id, session_id, user_id="u1"), load_profile=True, last_turns=3)
-    store.finish_turn(
-        session_id, turn(run_id), run_id=run_id,
-        update_session=lambda s, seqs: {"metadata": {"last": seqs[-1]}},
-        update_run=(1, {"status": "completed"}),
-    )
-
-
-async def _aturn(store: RedisStorage, session_id: str, run_id: str) -> None:
-    await store.astart_turn(session_id, user_id="u1", run=Run(run_id, session_id, user_id="u1"), load_profile=True, last_turns=3)
-    await store.afinish_turn(
-        session_id, turn(run_id), run_id=run_id,
-        update_session=lambda s, seqs: {"metadata": {"last": seqs[-1]}},
-        update_run=(1, {"status": "completed"}),
-    )
-
-
 def test_a_turn_is_five_round_trips_sync_and_async(store, monkeypatch):
     """start_turn reads in one pipeline then creates the run; finish_turn reads, appends, writes."""
     sent: list[int] = []
@@ -411,16 +394,16 @@ def test_a_turn_is_five_round_trips_sync_and_async(store, monkeypatch):
 
     monkeypatch.setattr(redis_py.connection.AbstractConnection, "send_packed_command", counting)
     monkeypatch.setattr(redis.asyncio.connection.AbstractConnection, "send_packed_command", acounting)
-    _turn(store, "s1", "r0")  # creates the session: one round trip more
+    full_turn(store, "s1", "r0")  # creates the session: one round trip more
     store.put_profile(UserProfile("u1", {"name": "Ann"}), expected_version=0)
     sent.clear()
-    _turn(store, "s1", "r1")
+    full_turn(store, "s1", "r1")
     assert len(sent) == 5
 
     async def warm_then_count() -> int:
-        await _aturn(store, "s1", "r-warm")  # connects this loop's async client
+        await afull_turn(store, "s1", "r-warm")  # connects this loop's async client
         sent.clear()
-        await _aturn(store, "s1", "r2")
+        await afull_turn(store, "s1", "r2")
         return len(sent)
 
     assert asyncio.run(warm_then_count()) == 5
@@ -432,9 +415,9 @@ def test_batches_resend_scripts_the_server_forgot(store, client):
     for flavour in ("sync", "async"):
         client.script_flush()
         if flavour == "sync":
-            _turn(store, f"s-{flavour}", "r1")
+            full_turn(store, f"s-{flavour}", "r1")
         else:
-            asyncio.run(_aturn(store, f"s-{flavour}", "r1"))
+            asyncio.run(afull_turn(store, f"s-{flavour}", "r1"))
         assert store.get_run("r1").status == "completed"
         assert store.get_session(f"s-{flavour}").metadata == {"last": 2}
         store.delete_run("r1")

@@ -1,0 +1,37 @@
+"""A whole storage turn with every option on (run, profile, last turns, session and run updates),
+for backend tests that count what one turn sends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from memwise.storage.base import TurnStart
+from memwise.storage.records import Run
+from tests.conformance.messages import turn
+
+
+def _start(session_id: str, run_id: str) -> dict[str, Any]:
+    return {"user_id": "u1", "run": Run(run_id, session_id, user_id="u1"), "load_profile": True, "last_turns": 3}
+
+
+def _finish(run_id: str) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "update_session": lambda session, seqs: {"metadata": {"last": seqs[-1]}},
+        "update_run": (1, {"status": "completed"}),
+    }
+
+
+def full_turn(store: Any, session_id: str, run_id: str) -> TurnStart:
+    """start_turn then finish_turn for user "u1" (the session's metadata records the last seq);
+    returns what start_turn read."""
+    start = store.start_turn(session_id, **_start(session_id, run_id))
+    store.finish_turn(session_id, turn(run_id), **_finish(run_id))
+    return start
+
+
+async def afull_turn(store: Any, session_id: str, run_id: str) -> TurnStart:
+    """The asyncio twin of `full_turn`."""
+    start = await store.astart_turn(session_id, **_start(session_id, run_id))
+    await store.afinish_turn(session_id, turn(run_id), **_finish(run_id))
+    return start
