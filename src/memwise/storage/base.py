@@ -69,7 +69,7 @@ class Storage(Backend):
         exist_ok: bool = False,
     ) -> Session:
         """Create a session; with `exist_ok`, return the existing one when the owner matches."""
-        return self._sync(self._p_create_session(session_id, user_id, agent_id, metadata, exist_ok), True)
+        return self._sync(self._p_create_session(session_id, user_id, agent_id, metadata, exist_ok), write=True)
 
     async def acreate_session(
         self,
@@ -80,51 +80,51 @@ class Storage(Backend):
         metadata: dict[str, Any] | None = None,
         exist_ok: bool = False,
     ) -> Session:
-        return await self._async(self._p_create_session(session_id, user_id, agent_id, metadata, exist_ok), True)
+        return await self._async(self._p_create_session(session_id, user_id, agent_id, metadata, exist_ok), write=True)
 
     def get_session(self, session_id: str, *, user_id: str | None = None) -> Session | None:
         """The session, or None when absent or (with `user_id`) owned by someone else."""
-        return self._sync(self._p_get_session(session_id, user_id), False)
+        return self._sync(self._p_get_session(session_id, user_id), write=False)
 
     async def aget_session(self, session_id: str, *, user_id: str | None = None) -> Session | None:
-        return await self._async(self._p_get_session(session_id, user_id), False)
+        return await self._async(self._p_get_session(session_id, user_id), write=False)
 
     def list_sessions(
         self, *, limit: int = 50, cursor: str | None = None, **filters: Unpack[SessionFilters]
     ) -> Page[Session]:
         """Sessions by user and/or agent, most recently updated first, one page at a time."""
-        return self._sync(self._p_list("session", record_query("session", limit, cursor, filters)), False)
+        return self._sync(self._p_list("session", record_query("session", limit, cursor, filters)), write=False)
 
     async def alist_sessions(
         self, *, limit: int = 50, cursor: str | None = None, **filters: Unpack[SessionFilters]
     ) -> Page[Session]:
-        return await self._async(self._p_list("session", record_query("session", limit, cursor, filters)), False)
+        return await self._async(self._p_list("session", record_query("session", limit, cursor, filters)), write=False)
 
     def update_session(self, session_id: str, *, expected_version: int, **changes: Unpack[SessionChanges]) -> Session:
         """Change fields only if the stored version is `expected_version`, else VersionConflict."""
-        return self._sync(self._p_update("session", session_id, expected_version, check_session_changes(changes)), True)
+        return self._sync(self._p_update("session", session_id, expected_version, check_session_changes(changes)), write=True)
 
     async def aupdate_session(self, session_id: str, *, expected_version: int, **changes: Unpack[SessionChanges]) -> Session:
-        return await self._async(self._p_update("session", session_id, expected_version, check_session_changes(changes)), True)
+        return await self._async(self._p_update("session", session_id, expected_version, check_session_changes(changes)), write=True)
 
     def delete_session(self, session_id: str, *, user_id: str | None = None) -> bool:
         """Delete a session with its messages and runs. False when absent or not the user's."""
-        return self._sync(self._p_delete_session(session_id, user_id), True)
+        return self._sync(self._p_delete_session(session_id, user_id), write=True)
 
     async def adelete_session(self, session_id: str, *, user_id: str | None = None) -> bool:
-        return await self._async(self._p_delete_session(session_id, user_id), True)
+        return await self._async(self._p_delete_session(session_id, user_id), write=True)
 
     # ================================================================ messages
     def append_messages(
         self, session_id: str, messages: Sequence[ModelMessage], *, run_id: str | None = None
     ) -> list[int]:
         """Append pydantic-ai messages atomically; return their seqs (contiguous)."""
-        return self._sync(self._p_append(session_id, check_messages(session_id, messages), run_id), True)
+        return self._sync(self._p_append(session_id, check_messages(session_id, messages), run_id), write=True)
 
     async def aappend_messages(
         self, session_id: str, messages: Sequence[ModelMessage], *, run_id: str | None = None
     ) -> list[int]:
-        return await self._async(self._p_append(session_id, check_messages(session_id, messages), run_id), True)
+        return await self._async(self._p_append(session_id, check_messages(session_id, messages), run_id), write=True)
 
     def read_messages(
         self,
@@ -137,7 +137,7 @@ class Storage(Backend):
     ) -> list[StoredMessage]:
         """Messages in order: those after `after_seq`, only the last `last_turns` user turns, at
         most `limit` of them. Empty when `user_id` does not own the session."""
-        return self._sync(self._p_read(session_id, after_seq, last_turns, limit, user_id), False)
+        return self._sync(self._p_read(session_id, after_seq, last_turns, limit, user_id), write=False)
 
     async def aread_messages(
         self,
@@ -148,7 +148,7 @@ class Storage(Backend):
         limit: int | None = None,
         user_id: str | None = None,
     ) -> list[StoredMessage]:
-        return await self._async(self._p_read(session_id, after_seq, last_turns, limit, user_id), False)
+        return await self._async(self._p_read(session_id, after_seq, last_turns, limit, user_id), write=False)
 
     # ================================================================ a whole turn, in one plan each
     def start_turn(self, session_id: str, **options: Unpack[TurnStartOptions]) -> TurnStart:
@@ -156,10 +156,10 @@ class Storage(Backend):
         the backend has them): the session (created when `create`, the default), the run record,
         the profile and the last turns. A session owned by a user other than `user_id` raises
         SessionAccessError (one without an owner is open to every user), before anything is written."""
-        return self._sync(start_turn_plan(self, session_id, **check_known(options, TurnStartOptions, "start_turn")), True)
+        return self._sync(start_turn_plan(self, session_id, **check_known(options, TurnStartOptions, "start_turn")), write=True)
 
     async def astart_turn(self, session_id: str, **options: Unpack[TurnStartOptions]) -> TurnStart:
-        return await self._async(start_turn_plan(self, session_id, **check_known(options, TurnStartOptions, "start_turn")), True)
+        return await self._async(start_turn_plan(self, session_id, **check_known(options, TurnStartOptions, "start_turn")), write=True)
 
     def finish_turn(
         self,
@@ -177,7 +177,7 @@ class Storage(Backend):
         `update_run = (expected_version, changes)`. A run whose version is no longer
         `expected_version` raises VersionConflict before anything is written."""
         plan = finish_turn_plan(self, session_id, check_messages(session_id, messages), run_id, update_session, update_run)
-        return self._sync(plan, True)
+        return self._sync(plan, write=True)
 
     async def afinish_turn(
         self,
@@ -189,93 +189,94 @@ class Storage(Backend):
         update_run: tuple[int, dict[str, Any]] | None = None,
     ) -> TurnEnd:
         plan = finish_turn_plan(self, session_id, check_messages(session_id, messages), run_id, update_session, update_run)
-        return await self._async(plan, True)
+        return await self._async(plan, write=True)
 
     # ================================================================ profiles
     def get_profile(self, user_id: str) -> UserProfile | None:
-        return self._sync(self._p_get("profile", check_id(user_id, "user_id")), False)
+        return self._sync(self._p_get("profile", check_id(user_id, "user_id")), write=False)
 
     async def aget_profile(self, user_id: str) -> UserProfile | None:
-        return await self._async(self._p_get("profile", check_id(user_id, "user_id")), False)
+        return await self._async(self._p_get("profile", check_id(user_id, "user_id")), write=False)
 
     def put_profile(self, profile: UserProfile, *, expected_version: int) -> UserProfile:
         """Store a profile if the stored version is `expected_version` (0: none yet)."""
-        return self._sync(self._p_put_profile(profile, expected_version), True)
+        return self._sync(self._p_put_profile(profile, expected_version), write=True)
 
     async def aput_profile(self, profile: UserProfile, *, expected_version: int) -> UserProfile:
-        return await self._async(self._p_put_profile(profile, expected_version), True)
+        return await self._async(self._p_put_profile(profile, expected_version), write=True)
 
     # ================================================================ runs
     def create_run(self, run: Run) -> Run:
-        return self._sync(self._p_create_run(run), True)
+        return self._sync(self._p_create_run(run), write=True)
 
     async def acreate_run(self, run: Run) -> Run:
-        return await self._async(self._p_create_run(run), True)
+        return await self._async(self._p_create_run(run), write=True)
 
     def get_run(self, run_id: str) -> Run | None:
-        return self._sync(self._p_get("run", check_id(run_id, "run_id")), False)
+        return self._sync(self._p_get("run", check_id(run_id, "run_id")), write=False)
 
     async def aget_run(self, run_id: str) -> Run | None:
-        return await self._async(self._p_get("run", check_id(run_id, "run_id")), False)
+        return await self._async(self._p_get("run", check_id(run_id, "run_id")), write=False)
 
     def update_run(self, run_id: str, *, expected_version: int, **changes: Unpack[RunChanges]) -> Run:
         """Change a run only if the stored version is `expected_version`, else VersionConflict."""
-        return self._sync(self._p_update("run", run_id, expected_version, check_run_changes(changes)), True)
+        return self._sync(self._p_update("run", run_id, expected_version, check_run_changes(changes)), write=True)
 
     async def aupdate_run(self, run_id: str, *, expected_version: int, **changes: Unpack[RunChanges]) -> Run:
-        return await self._async(self._p_update("run", run_id, expected_version, check_run_changes(changes)), True)
+        return await self._async(self._p_update("run", run_id, expected_version, check_run_changes(changes)), write=True)
 
     def list_runs(self, *, limit: int = 50, cursor: str | None = None, **filters: Unpack[RunFilters]) -> Page[Run]:
         """Runs by session, user and/or status (one or several), most recently updated first."""
-        return self._sync(self._p_list("run", record_query("run", limit, cursor, filters)), False)
+        return self._sync(self._p_list("run", record_query("run", limit, cursor, filters)), write=False)
 
     async def alist_runs(self, *, limit: int = 50, cursor: str | None = None, **filters: Unpack[RunFilters]) -> Page[Run]:
-        return await self._async(self._p_list("run", record_query("run", limit, cursor, filters)), False)
+        return await self._async(self._p_list("run", record_query("run", limit, cursor, filters)), write=False)
 
     def delete_run(self, run_id: str) -> bool:
-        return self._sync(self._delete_record("run", check_id(run_id, "run_id")), True)
+        return self._sync(self._delete_record("run", check_id(run_id, "run_id")), write=True)
 
     async def adelete_run(self, run_id: str) -> bool:
-        return await self._async(self._delete_record("run", check_id(run_id, "run_id")), True)
+        return await self._async(self._delete_record("run", check_id(run_id, "run_id")), write=True)
 
     def acquire_lease(self, run_id: str, owner: str, ttl: float) -> Run:
         """Take the run's lease for `ttl` seconds; LeaseHeldError if another owner holds it."""
-        return self._sync(self._p_lease(run_id, check_id(owner, "owner"), check_positive(ttl, "ttl")), True)
+        return self._sync(self._p_lease(run_id, check_id(owner, "owner"), check_positive(ttl, "ttl")), write=True)
 
     async def aacquire_lease(self, run_id: str, owner: str, ttl: float) -> Run:
-        return await self._async(self._p_lease(run_id, check_id(owner, "owner"), check_positive(ttl, "ttl")), True)
+        return await self._async(self._p_lease(run_id, check_id(owner, "owner"), check_positive(ttl, "ttl")), write=True)
 
     def release_lease(self, run_id: str, owner: str) -> Run | None:
         """Give the lease back; None when `owner` does not hold it (nothing changes)."""
-        return self._sync(self._p_lease(run_id, check_id(owner, "owner"), None), True)
+        return self._sync(self._p_lease(run_id, check_id(owner, "owner"), None), write=True)
 
     async def arelease_lease(self, run_id: str, owner: str) -> Run | None:
-        return await self._async(self._p_lease(run_id, check_id(owner, "owner"), None), True)
+        return await self._async(self._p_lease(run_id, check_id(owner, "owner"), None), write=True)
 
     # ================================================================ users and retention
     def forget_user(self, user_id: str) -> dict[str, int]:
         """Delete every session, message, run and the profile of a user; return the counts."""
-        return self._sync(self._p_forget_user(check_id(user_id, "user_id")), True)
+        return self._sync(self._p_forget_user(check_id(user_id, "user_id")), write=True)
 
     async def aforget_user(self, user_id: str) -> dict[str, int]:
-        return await self._async(self._p_forget_user(check_id(user_id, "user_id")), True)
+        return await self._async(self._p_forget_user(check_id(user_id, "user_id")), write=True)
 
     def prune(self, older_than: datetime | timedelta | float) -> dict[str, int]:
         """Delete sessions not updated since `older_than` (with their messages and runs) and
         finished runs older than it. `older_than`: a datetime, an age, or epoch seconds."""
-        return self._sync(self._p_prune(prune_cutoff(older_than)), True)
+        return self._sync(self._p_prune(prune_cutoff(older_than)), write=True)
 
     async def aprune(self, older_than: datetime | timedelta | float) -> dict[str, int]:
-        return await self._async(self._p_prune(prune_cutoff(older_than)), True)
+        return await self._async(self._p_prune(prune_cutoff(older_than)), write=True)
 
     # ================================================================ driving plans
-    def _sync(self, plan: Plan[T], write: bool) -> T:
+    def _sync(self, plan: Plan[T], *, write: bool) -> T:
+        """Run a plan on the blocking driver, opening the store first; `write`: the plan may write."""
         if not self._opened:
             self._run(self._p_open(), write=True)
             self._opened = True
         return self._run(plan, write=write)
 
-    async def _async(self, plan: Plan[T], write: bool) -> T:
+    async def _async(self, plan: Plan[T], *, write: bool) -> T:
         if not self._opened:
             await self._arun(self._p_open(), write=True)
             self._opened = True
