@@ -1,5 +1,6 @@
-"""Rebuild a run from its record so any process can continue it: tools are found by name, the
-output type by its import path, decisions are checked against what the run waits for."""
+"""Rebuild a run from its record so any process can continue it: tools and the output type are
+found by name among those this process declared (never imported), decisions are checked against
+what the run waits for."""
 
 from __future__ import annotations
 
