@@ -50,7 +50,7 @@ def _resume_with_new_agent(store, model: FunctionModel, run_id: str):
     agent = Agent(model, memory=Memory(store, session_id="s1", full_session_memory=True), tools=support.TOOLS)
     requirements = agent.get_run_output(run_id).active_requirements
     requirements[0].confirm()
-    return agent.continue_run(run_id=run_id, requirements=requirements)
+    return agent.continue_run(return_output=True, run_id=run_id, requirements=requirements)
 
 
 def test_a_checkpoint_naming_a_shell_function_is_refused_and_runs_nothing(store, tmp_path, effects) -> None:

@@ -47,9 +47,9 @@ def test_a_pydantic_ai_tool_requiring_approval_pauses_like_a_confirmation(script
 
     agent = Agent(scripted.model, tools=[Tool(wipe, requires_approval=True)])
     paused = agent.do("call wipe path=/a")
-    assert paused.pause_reason == "requires_confirmation"
+    assert paused.pause_reason == "confirmation"
     paused.active_requirements[0].confirm()
-    assert agent.continue_run(run_id=paused.run_id, requirements=paused.active_requirements).output == "wipe: wiped /a"
+    assert agent.continue_run(return_output=True, run_id=paused.run_id, requirements=paused.active_requirements).output == "wipe: wiped /a"
 
 
 def test_the_checkpoint_is_json_and_round_trips() -> None:

@@ -38,6 +38,7 @@ class Checkpoint:
     usage: RunUsage = field(default_factory=RunUsage)
     pending: list[Requirement] = field(default_factory=list)  # what a paused run waits for
     decided: list[Requirement] = field(default_factory=list)  # decisions being applied (a takeover replays them)
+    tool_refs: dict[str, str] = field(default_factory=dict)  # function tools: name -> "module:qualname"
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -47,6 +48,8 @@ class Checkpoint:
             "output_type": self.output_type,
             "tools": list(self.tools),
         }
+        if self.tool_refs:
+            data["tool_refs"] = dict(self.tool_refs)
         if self.messages is not None:
             data |= {
                 "instructions": self.instructions,
@@ -70,6 +73,7 @@ class Checkpoint:
                 task_context=data.get("task_context"),
                 output_type=data.get("output_type"),
                 tools=list(data.get("tools", [])),
+                tool_refs={str(k): str(v) for k, v in (data.get("tool_refs") or {}).items()},
             )
             if "messages" in data:
                 point.instructions = data.get("instructions")
@@ -78,7 +82,7 @@ class Checkpoint:
                 point.usage = _USAGE.validate_python(data.get("usage", {}))
                 point.pending = [Requirement.from_dict(r) for r in data.get("pending", [])]
                 point.decided = [Requirement.from_dict(r) for r in data.get("decided", [])]
-        except (KeyError, TypeError, ValidationError, ValueError) as exc:
+        except (AttributeError, KeyError, TypeError, ValidationError, ValueError) as exc:
             raise RunNotResumableError(f"run {run_id!r} has a checkpoint that cannot be read: {exc}") from exc
         return point
 
