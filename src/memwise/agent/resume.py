@@ -34,28 +34,28 @@ def resume_state(agent: Agent, lease: RunLease, requirements: Sequence[Requireme
     """The state to continue a leased run with; raises before anything is written if it cannot."""
     run = lease.run
     check_resumable(run)  # re-read under the lease: another worker may have finished it
-    point = Checkpoint.from_json(run.checkpoint, run.run_id)
-    specs, toolsets = _tools(agent, point.tools, run.run_id)
+    checkpoint = Checkpoint.from_json(run.checkpoint, run.run_id)
+    specs, toolsets = _tools(agent, checkpoint.tools, run.run_id)
     if run.status == "paused":
-        decided = resolve(point.pending, requirements, specs)
+        decided = resolve(checkpoint.pending, requirements, specs)
     elif requirements:
         raise RequirementError(f"run {run.run_id!r} is {run.status}, not paused: it waits for no decisions")
     else:
-        decided = point.decided  # a takeover replays the decisions the dead worker was applying
-    point.pending, point.decided = [], decided
+        decided = checkpoint.decided  # a takeover replays the decisions the dead worker was applying
+    checkpoint.pending, checkpoint.decided = [], decided
     memory = memory_for(agent.memory, run)
     return RunState(
         run_id=run.run_id,
-        point=point,
-        output_type=find_type(point.output_type, agent._output_types, run.run_id),
+        checkpoint=checkpoint,
+        output_type=find_type(checkpoint.output_type, agent._output_types, run.run_id),
         specs=specs,
         toolsets=toolsets,
         memory=memory,
         session_id=memory.session_id if memory is not None else None,
         lease=lease,
-        results=to_results(decided) if decided and point.messages is not None else None,
+        results=to_results(decided) if decided and checkpoint.messages is not None else None,
         forget_when_done=agent.memory is None,
-        saved=len(point.messages or []),
+        saved=len(checkpoint.messages or []),
     )
 
 
@@ -86,19 +86,19 @@ def _tools(agent: Agent, names: list[str], run_id: str) -> tuple[dict[str, Any],
 
 def output_of(run: Run) -> RunOutput[Any]:
     """A stored run as a RunOutput: its status, usage, messages so far and what it waits for."""
-    point = None
+    checkpoint = None
     if run.checkpoint:
         try:
-            point = Checkpoint.from_json(run.checkpoint, run.run_id)
+            checkpoint = Checkpoint.from_json(run.checkpoint, run.run_id)
         except RunNotResumableError:
-            point = None
+            checkpoint = None
     return RunOutput(
         output=None,
         run_id=run.run_id,
         session_id=run.session_id,
         status="interrupted" if is_interrupted(run) else run.status,
         usage=usage_from_counts(run.usage),
-        messages=stored_form(point.messages or []) if point is not None else [],
-        active_requirements=point.pending if point is not None and run.status == "paused" else [],
+        messages=stored_form(checkpoint.messages or []) if checkpoint is not None else [],
+        active_requirements=checkpoint.pending if checkpoint is not None and run.status == "paused" else [],
         error=run.error,
     )
