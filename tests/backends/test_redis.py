@@ -23,6 +23,7 @@ from memwise.errors import ConfigurationError, StorageError, StorageUnavailableE
 from memwise.storage.contract import RawRecord, RecordQuery  # noqa: E402
 from memwise.storage.records import Run, UserProfile  # noqa: E402
 from memwise.storage.redis import AsyncRedisStorage, RedisStorage  # noqa: E402
+from memwise.storage.turns import RunUpdate, TurnWrite  # noqa: E402
 from tests.conformance.messages import tool_turn, turn  # noqa: E402
 from tests.support.recipe import BackendUnavailable, in_ci  # noqa: E402
 from tests.support.redis_backend import REDIS_URL, connect, delete_prefix  # noqa: E402
@@ -427,6 +428,6 @@ def test_an_error_in_a_batch_reaches_the_plan_that_sent_it(store, client, prefix
     store.create_session("s1")
     client.set(f"{{{prefix}}}:r:run:r1", "not a hash")  # the run read in finish_turn's first batch fails
     with pytest.raises(StorageError, match="WRONGTYPE"):
-        store.finish_turn("s1", turn("hi"), run_id="r1", update_session=lambda s, seqs: {"metadata": {"x": 1}},
-                          update_run=(1, {"status": "completed"}))
+        store.finish_turn(TurnWrite("s1", turn("hi"), run_id="r1", update_session=lambda s, seqs: {"metadata": {"x": 1}},
+                                    update_run=RunUpdate(1, {"status": "completed"})))
     assert store.read_messages("s1") == [] and store.get_session("s1").metadata == {}

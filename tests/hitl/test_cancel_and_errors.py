@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 
@@ -103,9 +104,9 @@ def test_an_approved_call_that_failed_is_retried_with_the_same_decision(store, s
 def test_a_run_cut_short_after_storing_its_messages_is_not_stored_twice(store, scripted, monkeypatch) -> None:
     finish_turn = store.afinish_turn
 
-    async def storage_gone_before_the_run_update(*args, update_run=None, **kwargs):
+    async def storage_gone_before_the_run_update(write):
         # what a backend without transactions is left with when it dies inside finish_turn
-        await finish_turn(*args, **kwargs)
+        await finish_turn(replace(write, update_run=None))
         raise ConnectionError("storage went away")
 
     monkeypatch.setattr(store, "afinish_turn", storage_gone_before_the_run_update)

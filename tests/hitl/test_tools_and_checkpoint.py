@@ -58,7 +58,7 @@ def test_the_checkpoint_is_json_and_round_trips() -> None:
         ToolExecution("send_email", {"subject": "hi"}, "c1"),
         [UserInputField("to_address", value="a@b.c")],
     )
-    point = Checkpoint(
+    checkpoint = Checkpoint(
         "call send_email subject=hi", "context", type_name(Verdict), ["send_email"], "be brief",
         history=[ModelRequest(parts=[UserPromptPart("earlier")]), ModelResponse(parts=[TextPart("ok")])],
         messages=[
@@ -67,7 +67,7 @@ def test_the_checkpoint_is_json_and_round_trips() -> None:
         ],
         usage=RunUsage(requests=1, input_tokens=5), pending=[requirement],
     )
-    data = json.loads(json.dumps(point.to_json()))
+    data = json.loads(json.dumps(checkpoint.to_json()))
     back = Checkpoint.from_json(data, "r1")
     assert back.to_json() == data
     assert back.pending[0].user_input == {"to_address": "a@b.c"} and back.usage.input_tokens == 5

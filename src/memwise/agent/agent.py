@@ -28,7 +28,7 @@ from memwise.hitl.checkpoint import Checkpoint, type_name
 from memwise.hitl.handlers import Handler, check_handlers, decide
 from memwise.hitl.lease import DEFAULT_TTL, RunLease, cancel_run, is_interrupted
 from memwise.hitl.requirements import Requirement
-from memwise.memory._sync import run_sync, sync_twin
+from memwise._sync import run_sync, sync_twin
 from memwise.memory.context import join_instructions
 from memwise.memory.errors import SessionAccessError
 from memwise.memory.memory import Memory, enable_debug_logging
@@ -190,12 +190,12 @@ class Agent:
             raise
         recovering = lease.run.status != "paused"
         try:
-            await lease.save(status="running", error=None, checkpoint=state.point.to_json())
+            await lease.save(status="running", error=None, checkpoint=state.checkpoint.to_json())
             lease.start()
             if state.memory is not None:  # memory's reads as of now (the session, profile, turns)
-                state.mrun = MemoryRun(state.memory, run_id=state.run_id, agent_id=self.name, model=self.model)
-                await state.mrun.begin()
-            if state.point.messages is None:  # it died before its first step: start from its prompt
+                state.memory_run = MemoryRun(state.memory, run_id=state.run_id, agent_id=self.name, model=self.model)
+                await state.memory_run.begin()
+            if state.checkpoint.messages is None:  # it died before its first step: start from its prompt
                 await self._compose(state)
             if recovering and state.memory is not None:
                 state.history_stored = await history_stored(state.memory, state.run_id, lease.run.created_at)
@@ -256,10 +256,10 @@ class Agent:
         output_name = type_name(task.response_format)
         if output_name is not None:
             self._output_types[output_name] = task.response_format
-        point = Checkpoint(task.description, task.context_text(), output_name, sorted(specs))
-        point.tool_refs = {name: spec.ref for name, spec in specs.items() if spec.ref is not None}
+        checkpoint = Checkpoint(task.description, task.context_text(), output_name, sorted(specs))
+        checkpoint.tool_refs = {name: spec.ref for name, spec in specs.items() if spec.ref is not None}
         state = runner.RunState(
-            run_id=str(uuid.uuid4()), point=point, output_type=task.response_format, specs=specs,
+            run_id=str(uuid.uuid4()), checkpoint=checkpoint, output_type=task.response_format, specs=specs,
             toolsets=toolsets, memory=self.memory, task=task,
         )
         if streaming and state.pausable:
@@ -272,12 +272,12 @@ class Agent:
         if store is not None:
             user_id = memory.user_id if memory is not None else None
             agent_id = (memory.agent_id if memory is not None else None) or self.name
-            run = Run(state.run_id, session_id, user_id=user_id, agent_id=agent_id, checkpoint=point.to_json())
+            run = Run(state.run_id, session_id, user_id=user_id, agent_id=agent_id, checkpoint=checkpoint.to_json())
             record = RunLease.leased(run, self.lease_ttl)
         in_memory_store = memory is not None and store is memory.storage
         if memory is not None:  # memory's reads and the run record: one plan
-            state.mrun = MemoryRun(memory, run_id=state.run_id, agent_id=self.name, model=self.model)
-            created = await state.mrun.begin(record if in_memory_store else None)
+            state.memory_run = MemoryRun(memory, run_id=state.run_id, agent_id=self.name, model=self.model)
+            created = await state.memory_run.begin(record if in_memory_store else None)
         if record is not None:
             if not in_memory_store:
                 created = await store.acreate_run(record)
@@ -296,10 +296,10 @@ class Agent:
     async def _compose(self, state: runner.RunState) -> None:
         """Fit what memory read into the context, and compose the run's instructions."""
         context = None
-        if state.mrun is not None:
-            loaded = await state.mrun.open()
-            state.point.history, context = loaded.history, loaded.context
-        state.point.instructions = join_instructions(self.system_prompt, context, state.point.task_context)
+        if state.memory_run is not None:
+            loaded = await state.memory_run.open()
+            state.checkpoint.history, context = loaded.history, loaded.context
+        state.checkpoint.instructions = join_instructions(self.system_prompt, context, state.checkpoint.task_context)
 
     async def _stream(self, task: Task) -> AsyncIterator[Any]:
         """Yield text deltas (or partial structured outputs); the RunOutput is returned last."""

@@ -40,32 +40,32 @@ def resume_state(
     `task` hands over the run's per-task tools and output type explicitly."""
     run = lease.run
     check_resumable(run)  # re-read under the lease: another worker may have finished it
-    point = Checkpoint.from_json(run.checkpoint, run.run_id)
+    checkpoint = Checkpoint.from_json(run.checkpoint, run.run_id)
     known = dict(agent._output_types)
     if task is not None and type_name(task.response_format) is not None:
         known[type_name(task.response_format)] = task.response_format
-    output_type = find_type(point.output_type, known, run.run_id)
-    specs, toolsets = _tools(agent, point, run.run_id, task)
+    output_type = find_type(checkpoint.output_type, known, run.run_id)
+    specs, toolsets = _tools(agent, checkpoint, run.run_id, task)
     if run.status == "paused":
-        decided = resolve(point.pending, requirements, specs)
+        decided = resolve(checkpoint.pending, requirements, specs)
     elif requirements:
         raise RequirementError(f"run {run.run_id!r} is {run.status}, not paused: it waits for no decisions")
     else:
-        decided = point.decided  # a takeover replays the decisions the dead worker was applying
-    point.pending, point.decided = [], decided
+        decided = checkpoint.decided  # a takeover replays the decisions the dead worker was applying
+    checkpoint.pending, checkpoint.decided = [], decided
     memory = memory_for(agent.memory, run)
     return RunState(
         run_id=run.run_id,
-        point=point,
+        checkpoint=checkpoint,
         output_type=output_type,
         specs=specs,
         toolsets=toolsets,
         memory=memory,
         session_id=memory.session_id if memory is not None else None,
         lease=lease,
-        results=to_results(decided) if decided and point.messages is not None else None,
+        results=to_results(decided) if decided and checkpoint.messages is not None else None,
         forget_when_done=agent.memory is None,
-        saved=len(point.messages or []),
+        saved=len(checkpoint.messages or []),
         task=task,
     )
 
@@ -81,17 +81,17 @@ def memory_for(memory: Memory | None, run: Run) -> Memory | None:
     return moved
 
 
-def _tools(agent: Agent, point: Checkpoint, run_id: str, task: Task | None) -> tuple[dict[str, Any], list[Any] | None]:
+def _tools(agent: Agent, checkpoint: Checkpoint, run_id: str, task: Task | None) -> tuple[dict[str, Any], list[Any] | None]:
     """The run's tools by name: the Agent's own; then per-task tools handed over with `task`,
     run by this Agent before, or `@tool` functions this process defined (matched by the name and
     "module:qualname" the checkpoint holds; nothing is imported)."""
     handed = {tool_name(item): item for item in (task.tools if task is not None else [])}
     found: dict[str, Any] = {}
     missing: list[str] = []
-    for name in point.tools:
+    for name in checkpoint.tools:
         if name in agent._specs:
             continue
-        item = handed.get(name) or agent._task_tools.get(name) or registered_tool(name, point.tool_refs.get(name))
+        item = handed.get(name) or agent._task_tools.get(name) or registered_tool(name, checkpoint.tool_refs.get(name))
         if item is None:
             missing.append(name)
         else:
@@ -110,19 +110,19 @@ def _tools(agent: Agent, point: Checkpoint, run_id: str, task: Task | None) -> t
 
 def output_of(run: Run) -> RunOutput[Any]:
     """A stored run as a RunOutput: its status, usage, messages so far and what it waits for."""
-    point = None
+    checkpoint = None
     if run.checkpoint:
         try:
-            point = Checkpoint.from_json(run.checkpoint, run.run_id)
+            checkpoint = Checkpoint.from_json(run.checkpoint, run.run_id)
         except RunNotResumableError:
-            point = None
+            checkpoint = None
     return RunOutput(
         output=None,
         run_id=run.run_id,
         session_id=run.session_id,
         status="interrupted" if is_interrupted(run) else run.status,
         usage=usage_from_counts(run.usage),
-        messages=stored_form(point.messages or []) if point is not None else [],
-        active_requirements=point.pending if point is not None and run.status == "paused" else [],
+        messages=stored_form(checkpoint.messages or []) if checkpoint is not None else [],
+        active_requirements=checkpoint.pending if checkpoint is not None and run.status == "paused" else [],
         error=run.error,
     )

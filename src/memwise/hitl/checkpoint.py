@@ -68,7 +68,7 @@ class Checkpoint:
         if data.get("format") != FORMAT:
             raise RunNotResumableError(f"run {run_id!r} has a checkpoint of format {data.get('format')!r}, not {FORMAT}")
         try:
-            point = cls(
+            checkpoint = cls(
                 prompt=data["prompt"],
                 task_context=data.get("task_context"),
                 output_type=data.get("output_type"),
@@ -76,15 +76,15 @@ class Checkpoint:
                 tool_refs={str(k): str(v) for k, v in (data.get("tool_refs") or {}).items()},
             )
             if "messages" in data:
-                point.instructions = data.get("instructions")
-                point.history = ModelMessagesTypeAdapter.validate_python(data.get("history", []))
-                point.messages = ModelMessagesTypeAdapter.validate_python(data["messages"])
-                point.usage = _USAGE.validate_python(data.get("usage", {}))
-                point.pending = [Requirement.from_dict(r) for r in data.get("pending", [])]
-                point.decided = [Requirement.from_dict(r) for r in data.get("decided", [])]
+                checkpoint.instructions = data.get("instructions")
+                checkpoint.history = ModelMessagesTypeAdapter.validate_python(data.get("history", []))
+                checkpoint.messages = ModelMessagesTypeAdapter.validate_python(data["messages"])
+                checkpoint.usage = _USAGE.validate_python(data.get("usage", {}))
+                checkpoint.pending = [Requirement.from_dict(r) for r in data.get("pending", [])]
+                checkpoint.decided = [Requirement.from_dict(r) for r in data.get("decided", [])]
         except (AttributeError, KeyError, TypeError, ValidationError, ValueError) as exc:
             raise RunNotResumableError(f"run {run_id!r} has a checkpoint that cannot be read: {exc}") from exc
-        return point
+        return checkpoint
 
 
 def _dump(messages: list[ModelMessage]) -> list[Any]:

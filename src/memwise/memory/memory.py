@@ -13,7 +13,7 @@ from pydantic_ai.messages import ModelMessage
 from pydantic_ai.models import Model
 
 from memwise.errors import InvalidInputError
-from memwise.memory._sync import sync_twin
+from memwise._sync import sync_twin
 from memwise.memory.cache import DecodedMessages, Lru
 from memwise.memory.errors import SessionAccessError
 from memwise.memory.profile import ProfileLimits, UserMemoryMode, check_schema
@@ -137,11 +137,6 @@ class Memory:
     @property
     def loads_anything(self) -> bool:
         return self.load_full_session_memory or self.load_summary_memory or self.load_user_analysis_memory
-
-    @property
-    def needs_model(self) -> bool:
-        """Summaries and trait extraction call an LLM; history alone does not."""
-        return self.summary_memory or self.user_analysis_memory
 
     def log(self, message: str, *args: Any, level: int = 1) -> None:
         """Debug output (`debug=True`); level-2 messages need `debug_level=2`."""

@@ -38,7 +38,7 @@ from memwise.storage.contract import Backend, RawMessage, RawRecord, RecordQuery
 from memwise.storage.plan import Plan
 from memwise.storage.raw import from_raw, to_raw
 from memwise.storage.records import FINISHED_STATUSES, Page, Run, Session, StoredMessage, UserProfile
-from memwise.storage.turns import SessionUpdate, TurnEnd, TurnStart, TurnStartOptions, finish_turn_plan, start_turn_plan
+from memwise.storage.turns import TurnEnd, TurnStart, TurnStartOptions, TurnWrite, finish_turn_plan, start_turn_plan
 
 if TYPE_CHECKING:
     from pydantic_ai.messages import ModelMessage
@@ -161,35 +161,15 @@ class Storage(Backend):
     async def astart_turn(self, session_id: str, **options: Unpack[TurnStartOptions]) -> TurnStart:
         return await self._async(start_turn_plan(self, session_id, **check_known(options, TurnStartOptions, "start_turn")), write=True)
 
-    def finish_turn(
-        self,
-        session_id: str,
-        messages: Sequence[ModelMessage] = (),
-        *,
-        run_id: str | None = None,
-        update_session: SessionUpdate | None = None,
-        update_run: tuple[int, dict[str, Any]] | None = None,
-    ) -> TurnEnd:
-        """Everything a run stores when it ends, in one plan: append `messages`, apply
-        `update_session` (called with the current session and the new seqs, and called again
-        after a version conflict; returning None skips the session, leaving `TurnEnd.session`
-        None so the caller can recompute and write it), then update the run `run_id` with
-        `update_run = (expected_version, changes)`. A run whose version is no longer
-        `expected_version` raises VersionConflict before anything is written."""
-        plan = finish_turn_plan(self, session_id, check_messages(session_id, messages), run_id, update_session, update_run)
-        return self._sync(plan, write=True)
+    def finish_turn(self, turn: TurnWrite) -> TurnEnd:
+        """Everything a run stores when it ends, in one plan (see `TurnWrite`). A run whose
+        version is no longer `turn.update_run.expected_version` (cancelled, taken over) raises
+        VersionConflict before anything is written; a session the update skipped is left None
+        in `TurnEnd.session`, for the caller to recompute and write."""
+        return self._sync(finish_turn_plan(self, turn), write=True)
 
-    async def afinish_turn(
-        self,
-        session_id: str,
-        messages: Sequence[ModelMessage] = (),
-        *,
-        run_id: str | None = None,
-        update_session: SessionUpdate | None = None,
-        update_run: tuple[int, dict[str, Any]] | None = None,
-    ) -> TurnEnd:
-        plan = finish_turn_plan(self, session_id, check_messages(session_id, messages), run_id, update_session, update_run)
-        return await self._async(plan, write=True)
+    async def afinish_turn(self, turn: TurnWrite) -> TurnEnd:
+        return await self._async(finish_turn_plan(self, turn), write=True)
 
     # ================================================================ profiles
     def get_profile(self, user_id: str) -> UserProfile | None:

@@ -1,20 +1,23 @@
 """A turn's two plans: `start_turn` (everything a run reads before the model answers) and
-`finish_turn` (everything it writes after), each a few round trips where a backend batches."""
+`finish_turn` (everything it writes after, described by one `TurnWrite`), each a few round trips
+where a backend batches."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict
 
 from memwise.errors import AlreadyExistsError, InvalidInputError, NotFoundError, SessionAccessError, VersionConflict
-from memwise.storage.checks import check_id, check_run_changes, check_session_changes
+from memwise.storage.checks import check_id, check_messages, check_run_changes, check_session_changes
 from memwise.storage.contract import RawRecord
 from memwise.storage.plan import Plan, gather, nothing
 from memwise.storage.raw import from_raw
 from memwise.storage.records import Run, Session, StoredMessage, UserProfile
 
 if TYPE_CHECKING:
+    from pydantic_ai.messages import ModelMessage
+
     from memwise.storage.base import Storage
 
 
@@ -42,6 +45,28 @@ class TurnEnd:
 #: got: the changes to make, or None to leave the session alone (e.g. a summary made from a
 #: version that is gone, or missing another run's messages, must be recomputed first).
 SessionUpdate = Callable[[Session, list[int]], "dict[str, Any] | None"]
+
+
+class RunUpdate(NamedTuple):
+    """Changes to a run, written only if its stored version is still `expected_version`."""
+
+    expected_version: int
+    changes: dict[str, Any]
+
+
+@dataclass(slots=True, frozen=True)
+class TurnWrite:
+    """Everything a turn stores when it ends, written by `finish_turn` in one plan: `messages`
+    appended (tagged with `run_id`), `update_session` applied to the session (called with the
+    current session and the new seqs, again after a version conflict; returning None leaves the
+    session to the caller), then `update_run` applied to the run `run_id`. Memory builds it; the
+    run's lease adds `update_run` (see `RunLease.complete`)."""
+
+    session_id: str
+    messages: Sequence[ModelMessage] = ()
+    run_id: str | None = None
+    update_session: SessionUpdate | None = None
+    update_run: RunUpdate | None = None
 
 
 class TurnStartOptions(TypedDict, total=False):
@@ -84,26 +109,28 @@ def start_turn_plan(
     return start
 
 
-def finish_turn_plan(
-    store: Storage, session_id: str, encoded: list[tuple[str, bool]], run_id: str | None,
-    update_session: SessionUpdate | None, update_run: tuple[int, dict[str, Any]] | None,
-) -> Plan[TurnEnd]:
+def finish_turn_plan(store: Storage, turn: TurnWrite) -> Plan[TurnEnd]:
     """Three round trips where a backend batches: read the run and the session; append; write
-    the session and the run."""
+    the session and the run. Everything is checked before the first command."""
+    if not isinstance(turn, TurnWrite):
+        raise InvalidInputError(f"finish_turn takes a TurnWrite, not {type(turn).__name__}")
+    session_id, run_id, update_session = turn.session_id, turn.run_id, turn.update_session
+    encoded = check_messages(session_id, turn.messages)
+    update_run = None if turn.update_run is None else RunUpdate(*turn.update_run)
     if update_run is not None and run_id is None:
         raise InvalidInputError("update_run needs the run_id of the run to update")
-    run_changes = None if update_run is None else check_run_changes(dict(update_run[1]))  # checked before writing
+    run_changes = None if update_run is None else check_run_changes(dict(update_run.changes))
     run, raw = yield from gather(
         store._get_record("run", run_id) if update_run is not None else nothing(),
         store._get_record("session", session_id) if update_session is not None else nothing(),
     )
-    if update_run is not None and (run is None or run.version != update_run[0]):
+    if update_run is not None and (run is None or run.version != update_run.expected_version):
         # a cancelled or taken-over run must not store its turn
-        raise VersionConflict(f"run {run_id!r}", update_run[0], run.version if run else None)
+        raise VersionConflict(f"run {run_id!r}", update_run.expected_version, run.version if run else None)
     end = TurnEnd((yield from store._p_append(session_id, encoded, run_id)) if encoded else [])
     writes = [
         _update_session_plan(store, session_id, update_session, end.seqs, raw) if update_session is not None else nothing(),
-        store._p_update("run", run_id, update_run[0], run_changes, run) if update_run is not None else nothing(),
+        store._p_update("run", run_id, update_run.expected_version, run_changes, run) if update_run is not None else nothing(),
     ]
     session, updated_run = yield from gather(*writes)
     end.session = session
