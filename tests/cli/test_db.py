@@ -100,38 +100,30 @@ def test_redact() -> None:
 # --------------------------------------------------------------- the network backends, for real
 @contextmanager
 def _postgres() -> Iterator[str]:
-    from tests.support.postgres_backend import admin_connection, server_url
+    from tests.support.postgres_backend import admin_connection, fresh_schema, server_url
 
     admin = admin_connection()
-    name = f"mwcli_{uuid.uuid4().hex[:12]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield urlunsplit(urlsplit(server_url())._replace(path=f"/{name}"))
+        with fresh_schema("mwcli") as schema:
+            yield f"{server_url()}?schema={schema}"  # --db takes from_url's parameters
+            # the store went to that schema
+            assert admin.execute(f'SELECT count(*) FROM "{schema}".memwise_records').fetchone()[0] > 0
     finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
 
 
 @contextmanager
 def _redis() -> Iterator[str]:
-    from tests.support.redis_backend import REDIS_URL, connect
+    from tests.support.redis_backend import REDIS_URL, connect, delete_prefix
 
     client = connect()
-    base = urlsplit(REDIS_URL)
-    for index in range(15, 0, -1):  # the URL can't carry a key prefix: use an empty logical database
-        probe = client.__class__.from_url(urlunsplit(base._replace(path=f"/{index}")))
-        if probe.dbsize() == 0:
-            break
-        probe.close()
-    else:
-        client.close()
-        raise BackendUnavailable("no empty Redis logical database (1-15) to test in")
+    prefix = f"mwcli-{uuid.uuid4().hex[:12]}"
     try:
-        yield urlunsplit(base._replace(path=f"/{index}"))
+        yield f"{REDIS_URL}?prefix={prefix}"
     finally:
-        probe.flushdb()
-        probe.close()
+        deleted = delete_prefix(client, prefix)
         client.close()
+    assert deleted > 0  # the store's keys were under that prefix
 
 
 @contextmanager
@@ -172,5 +164,5 @@ def test_network_backends_chat_and_round_trip(cli, llm, tmp_path, backend) -> No
         cli("import", str(dump), "--db", url, ok=True)  # and back into the emptied server store
         assert cli("export", "--db", url, ok=True).stdout_bytes == exported
     finally:
-        server.__exit__(None, None, None)
+        server.__exit__(*sys.exc_info())
 
