@@ -17,11 +17,13 @@ from typing_extensions import Unpack
 
 from memwise.errors import (
     AlreadyExistsError,
+    CorruptRecordError,
     InvalidInputError,
     LeaseHeldError,
     NotFoundError,
     SchemaVersionError,
     SessionAccessError,
+    StorageError,
     VersionConflict,
 )
 from memwise.storage.codec import dumps, encode_message, loads, record_body, record_from_body
@@ -269,6 +271,13 @@ class Storage(Backend):
     async def aput_profile(self, profile: UserProfile, *, expected_version: int) -> UserProfile:
         return await self._async(self._p_put_profile(profile, expected_version), True)
 
+    def list_profiles(self, *, limit: int = 50, cursor: str | None = None) -> Page[UserProfile]:
+        """Every stored profile (also of users without sessions), most recently updated first."""
+        return self._sync(self._p_list("profile", _query("profile", limit, cursor, {})), False)
+
+    async def alist_profiles(self, *, limit: int = 50, cursor: str | None = None) -> Page[UserProfile]:
+        return await self._async(self._p_list("profile", _query("profile", limit, cursor, {})), False)
+
     # ================================================================ runs
     def create_run(self, run: Run) -> Run:
         return self._sync(self._p_create_run(run), True)
@@ -315,6 +324,23 @@ class Storage(Backend):
 
     async def arelease_lease(self, run_id: str, owner: str) -> Run | None:
         return await self._async(self._p_lease(run_id, _id(owner, "owner"), None), True)
+
+    # ================================================================ restoring a backup
+    def restore(self, record: Session | Run | UserProfile) -> Session | Run | UserProfile:
+        """Write a record exactly as given, version and timestamps included, where the store has
+        no record with its id (else AlreadyExistsError). For backups: `memwise.storage.transfer`."""
+        return self._sync(self._p_restore(record), True)
+
+    async def arestore(self, record: Session | Run | UserProfile) -> Session | Run | UserProfile:
+        return await self._async(self._p_restore(record), True)
+
+    def restore_messages(self, session_id: str, messages: Sequence[StoredMessage]) -> list[int]:
+        """Append stored messages with their seqs, run ids and `created_at` as given; the first
+        seq must follow the session's last one (else AlreadyExistsError or InvalidInputError)."""
+        return self._sync(self._p_restore_messages(session_id, messages), True)
+
+    async def arestore_messages(self, session_id: str, messages: Sequence[StoredMessage]) -> list[int]:
+        return await self._async(self._p_restore_messages(session_id, messages), True)
 
     # ================================================================ users and retention
     def forget_user(self, user_id: str) -> dict[str, int]:
@@ -561,11 +587,7 @@ class Storage(Backend):
                 raw = yield from self._get_record("session", session_id)  # someone wrote in between
 
     def _p_put_profile(self, profile: UserProfile, expected_version: int) -> Plan[UserProfile]:
-        if not isinstance(profile, UserProfile):
-            raise InvalidInputError(f"profile must be a UserProfile, not {type(profile).__name__}")
-        _id(profile.user_id, "profile.user_id")
-        _json_dict(profile.data, "profile.data")
-        _json_dict(profile.provenance, "profile.provenance")
+        _valid_profile(profile)
         now = time.time()
         stored = UserProfile(
             profile.user_id, dict(profile.data), dict(profile.provenance),
@@ -578,16 +600,35 @@ class Storage(Backend):
         return stored
 
     def _p_create_run(self, run: Run) -> Plan[Run]:
-        if not isinstance(run, Run):
-            raise InvalidInputError(f"run must be a Run, not {type(run).__name__}")
-        _id(run.run_id, "run.run_id")
-        _id(run.session_id, "run.session_id")
-        _run_changes({"status": run.status, "checkpoint": run.checkpoint, "error": run.error, "usage": run.usage})
+        _valid_run(run)
         now = time.time()
         stored = replace(run, created_at=run.created_at or now, updated_at=now, version=1)
         if not (yield from self._put_record(_encode(stored), 0)):
             raise AlreadyExistsError(f"run {run.run_id!r} exists already")
         return stored
+
+    def _p_restore(self, record: Session | Run | UserProfile) -> Plan[Session | Run | UserProfile]:
+        raw = _encode(check_restorable(record))
+        if not (yield from self._put_record(raw, 0)):
+            raise AlreadyExistsError(f"{raw.kind} {raw.key!r} exists already; restore only writes records a store lacks")
+        return record
+
+    def _p_restore_messages(self, session_id: str, messages: Sequence[StoredMessage]) -> Plan[list[int]]:
+        rows = check_restorable_messages(session_id, messages)
+        if not rows:
+            return []
+        first = rows[0].seq
+        before = yield from self._read_messages(session_id, max(first - 2, 0), None, 2)
+        if first in [raw.seq for raw in before]:
+            raise AlreadyExistsError(f"session {session_id!r} has a message {first} already")
+        if first > 1 and not before:
+            raise InvalidInputError(f"session {session_id!r} has no message {first - 1}; restore its messages in order")
+        seqs = yield from self._append_messages(session_id, rows)
+        if seqs is None:
+            raise NotFoundError(f"session {session_id!r} does not exist; restore it before its messages")
+        if seqs != [raw.seq for raw in rows]:  # rolled back where a plan is a transaction
+            raise StorageError(f"session {session_id!r} got seqs {seqs[0]}..{seqs[-1]} for {first}..{rows[-1].seq}: written to meanwhile?")
+        return seqs
 
     def _p_lease(self, run_id: str, owner: str, ttl: float | None) -> Plan[Run | None]:
         """Take (ttl given) or release (ttl None) a run's lease with a compare-and-set loop."""
@@ -704,6 +745,87 @@ def _known(values: dict[str, Any], allowed: type, what: str) -> dict[str, Any]:
     if unknown:
         raise InvalidInputError(f"{what} has no field {', '.join(sorted(unknown))}; known: {', '.join(allowed.__annotations__)}")
     return values
+
+
+def _stamp(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
+        raise InvalidInputError(f"{name} must be epoch seconds (a number >= 0), not {value!r}")
+    return float(value)
+
+
+def _valid_session(session: Any) -> Session:
+    if not isinstance(session, Session):
+        raise InvalidInputError(f"session must be a Session, not {type(session).__name__}")
+    _id(session.session_id, "session.session_id")
+    _opt_id(session.user_id, "session.user_id")
+    _opt_id(session.agent_id, "session.agent_id")
+    _session_changes({name: getattr(session, name) for name in SessionChanges.__annotations__})
+    return session
+
+
+def _valid_run(run: Any) -> Run:
+    if not isinstance(run, Run):
+        raise InvalidInputError(f"run must be a Run, not {type(run).__name__}")
+    _id(run.run_id, "run.run_id")
+    _id(run.session_id, "run.session_id")
+    _opt_id(run.user_id, "run.user_id")
+    _opt_id(run.agent_id, "run.agent_id")
+    _opt_id(run.lease_owner, "run.lease_owner")
+    if run.lease_expires_at is not None:
+        _stamp(run.lease_expires_at, "run.lease_expires_at")
+    _run_changes({name: getattr(run, name) for name in RunChanges.__annotations__})
+    return run
+
+
+def _valid_profile(profile: Any) -> UserProfile:
+    if not isinstance(profile, UserProfile):
+        raise InvalidInputError(f"profile must be a UserProfile, not {type(profile).__name__}")
+    _id(profile.user_id, "profile.user_id")
+    _json_dict(profile.data, "profile.data")
+    _json_dict(profile.provenance, "profile.provenance")
+    return profile
+
+
+def check_restorable(record: Any) -> Session | Run | UserProfile:
+    """The checks `restore` makes before writing (InvalidInputError naming the field): those of
+    creating the record, plus its version and timestamps. Lets an import check a whole file first."""
+    valid = {Session: _valid_session, Run: _valid_run, UserProfile: _valid_profile}.get(type(record))
+    if valid is None:
+        raise InvalidInputError(f"restore takes a Session, Run or UserProfile, not {type(record).__name__}")
+    valid(record)
+    _count(record.version, "version")
+    _stamp(record.created_at, "created_at")
+    _stamp(record.updated_at, "updated_at")
+    return record
+
+
+def check_restorable_messages(session_id: str, messages: Sequence[Any]) -> list[RawMessage]:
+    """The checks `restore_messages` makes before writing: messages of `session_id` with
+    consecutive seqs, each a pydantic-ai message whose `turn_start` is right. Returns them as the
+    log stores them."""
+    _id(session_id, "session_id")
+    if isinstance(messages, (str, bytes, dict)) or not isinstance(messages, Sequence):
+        raise InvalidInputError(f"messages must be a list of StoredMessage, not {type(messages).__name__}")
+    rows = []
+    for index, message in enumerate(messages):
+        what = f"messages[{index}]"
+        if not isinstance(message, StoredMessage):
+            raise InvalidInputError(f"{what} must be a StoredMessage, not {type(message).__name__}")
+        if message.session_id != session_id:
+            raise InvalidInputError(f"{what} belongs to session {message.session_id!r}, not {session_id!r}")
+        wanted = _count(message.seq, f"{what}.seq") if index == 0 else rows[0].seq + index
+        if message.seq != wanted:
+            raise InvalidInputError(f"{what}.seq is {message.seq!r}; seqs must be consecutive ({wanted} here)")
+        try:
+            data = message.data
+        except CorruptRecordError as exc:
+            raise InvalidInputError(f"{what}.body: {exc}") from None
+        _, turn_start = encode_message(data, what)
+        if message.turn_start is not turn_start:
+            raise InvalidInputError(f"{what}.turn_start must be {turn_start} for this message, not {message.turn_start!r}")
+        created_at = _stamp(message.created_at, f"{what}.created_at")
+        rows.append(RawMessage(message.seq, _opt_id(message.run_id, f"{what}.run_id"), turn_start, created_at, dumps(data, what)))
+    return rows
 
 
 def _session_changes(changes: dict[str, Any]) -> dict[str, Any]:
