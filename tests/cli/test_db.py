@@ -100,30 +100,24 @@ def test_redact() -> None:
 # --------------------------------------------------------------- the network backends, for real
 @contextmanager
 def _postgres() -> Iterator[str]:
-    from tests.support.postgres_backend import admin_connection, fresh_schema, server_url
+    from tests.support.postgres_backend import admin_connection, schema_url
 
-    admin = admin_connection()
-    try:
-        with fresh_schema("mwcli") as schema:
-            yield f"{server_url()}?schema={schema}"  # --db takes from_url's parameters
-            # the store went to that schema
+    with schema_url("mwcli") as url:  # --db takes from_url's parameters
+        yield url
+        schema = url.rpartition("schema=")[2]
+        with admin_connection() as admin:  # the store went to that schema
             assert admin.execute(f'SELECT count(*) FROM "{schema}".memwise_records').fetchone()[0] > 0
-    finally:
-        admin.close()
 
 
 @contextmanager
 def _redis() -> Iterator[str]:
-    from tests.support.redis_backend import REDIS_URL, connect, delete_prefix
+    from tests.support.redis_backend import connect, prefix_url
 
-    client = connect()
-    prefix = f"mwcli-{uuid.uuid4().hex[:12]}"
-    try:
-        yield f"{REDIS_URL}?prefix={prefix}"
-    finally:
-        deleted = delete_prefix(client, prefix)
-        client.close()
-    assert deleted > 0  # the store's keys were under that prefix
+    with prefix_url("mwcli") as url:
+        yield url
+        prefix = url.rpartition("prefix=")[2]
+        with connect() as client:  # the store's keys are under that prefix
+            assert any(True for _ in client.scan_iter(match=f"{{{prefix}}}*"))
 
 
 @contextmanager

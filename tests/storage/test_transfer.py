@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import io
 import json
-import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,8 @@ from memwise.storage.base import Storage
 from memwise.storage.records import Run, UserProfile
 from memwise.storage.transfer import ImportFileError, export_store, import_store
 from tests.conformance.messages import tool_turn, turn
+from tests.support.postgres_backend import schema_url
+from tests.support.redis_backend import prefix_url
 from tests.support.recipe import BackendUnavailable, in_ci
 
 
@@ -64,32 +64,10 @@ def snapshot(store: Storage) -> dict[str, Any]:
     }
 
 
-@contextmanager
-def postgres_url() -> Iterator[str]:
-    from tests.support.postgres_backend import admin_connection, fresh_schema, server_url
-
-    admin_connection().close()  # BackendUnavailable when the server is missing
-    with fresh_schema() as schema:
-        yield f"{server_url()}?schema={schema}"
-
-
-@contextmanager
-def redis_url() -> Iterator[str]:
-    from tests.support.redis_backend import REDIS_URL, connect, delete_prefix
-
-    client = connect()
-    prefix = f"mwtransfer-{uuid.uuid4().hex[:8]}"
-    try:
-        yield f"{REDIS_URL}?prefix={prefix}"
-    finally:
-        delete_prefix(client, prefix)
-        client.close()
-
-
 def test_round_trip_through_sqlite_postgres_and_redis_is_exact(tmp_path: Path) -> None:
     with ExitStack() as stack:
         try:
-            servers = [stack.enter_context(postgres_url()), stack.enter_context(redis_url())]
+            servers = [stack.enter_context(schema_url()), stack.enter_context(prefix_url())]
         except BackendUnavailable as exc:
             if in_ci():
                 raise

@@ -753,24 +753,28 @@ def _stamp(value: Any, name: str) -> float:
     return float(value)
 
 
+def _instance(value: Any, cls: type, name: str) -> None:
+    if not isinstance(value, cls):
+        raise InvalidInputError(f"{name} must be a {cls.__name__}, not {type(value).__name__}")
+
+
+def _record_ids(record: Any, kind: str, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> None:
+    """`record` is the `kind`'s class, with its ids non-empty strings (optional ones: or None)."""
+    _instance(record, _KINDS[kind][0], kind)
+    for field_name in required:
+        _id(getattr(record, field_name), f"{kind}.{field_name}")
+    for field_name in optional:
+        _opt_id(getattr(record, field_name), f"{kind}.{field_name}")
+
+
 def _valid_session(session: Any) -> Session:
-    if not isinstance(session, Session):
-        raise InvalidInputError(f"session must be a Session, not {type(session).__name__}")
-    _id(session.session_id, "session.session_id")
-    _opt_id(session.user_id, "session.user_id")
-    _opt_id(session.agent_id, "session.agent_id")
+    _record_ids(session, "session", ("session_id",), ("user_id", "agent_id"))
     _session_changes({name: getattr(session, name) for name in SessionChanges.__annotations__})
     return session
 
 
 def _valid_run(run: Any) -> Run:
-    if not isinstance(run, Run):
-        raise InvalidInputError(f"run must be a Run, not {type(run).__name__}")
-    _id(run.run_id, "run.run_id")
-    _id(run.session_id, "run.session_id")
-    _opt_id(run.user_id, "run.user_id")
-    _opt_id(run.agent_id, "run.agent_id")
-    _opt_id(run.lease_owner, "run.lease_owner")
+    _record_ids(run, "run", ("run_id", "session_id"), ("user_id", "agent_id", "lease_owner"))
     if run.lease_expires_at is not None:
         _stamp(run.lease_expires_at, "run.lease_expires_at")
     _run_changes({name: getattr(run, name) for name in RunChanges.__annotations__})
@@ -778,9 +782,7 @@ def _valid_run(run: Any) -> Run:
 
 
 def _valid_profile(profile: Any) -> UserProfile:
-    if not isinstance(profile, UserProfile):
-        raise InvalidInputError(f"profile must be a UserProfile, not {type(profile).__name__}")
-    _id(profile.user_id, "profile.user_id")
+    _record_ids(profile, "profile", ("user_id",))
     _json_dict(profile.data, "profile.data")
     _json_dict(profile.provenance, "profile.provenance")
     return profile
@@ -809,8 +811,7 @@ def check_restorable_messages(session_id: str, messages: Sequence[Any]) -> list[
     rows = []
     for index, message in enumerate(messages):
         what = f"messages[{index}]"
-        if not isinstance(message, StoredMessage):
-            raise InvalidInputError(f"{what} must be a StoredMessage, not {type(message).__name__}")
+        _instance(message, StoredMessage, what)
         if message.session_id != session_id:
             raise InvalidInputError(f"{what} belongs to session {message.session_id!r}, not {session_id!r}")
         wanted = _count(message.seq, f"{what}.seq") if index == 0 else rows[0].seq + index
