@@ -34,7 +34,8 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from memwise.errors import InvalidInputError
-from memwise.storage.base import Storage, check_restorable, check_restorable_messages
+from memwise.storage.base import Storage
+from memwise.storage.checks import check_restorable, check_restorable_messages
 from memwise.storage.codec import dumps
 from memwise.storage.records import Run, Session, StoredMessage, UserProfile
 
