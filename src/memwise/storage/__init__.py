@@ -1,6 +1,6 @@
 """Storage backends, importable from here as in the original (`from memwise.storage import
-Memory, SqliteStorage`). Each name is imported when first used, so a backend's driver loads only
-for the backend a program uses."""
+Memory, SqliteStorage`), and `from_url` building one from a URL or a path. Each name is imported
+when first used, so a backend's driver loads only for the backend a program uses."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from memwise.storage.postgres import AsyncPostgresStorage, PostgresStorage
     from memwise.storage.redis import AsyncRedisStorage, RedisStorage
     from memwise.storage.sqlite import AsyncSqliteStorage, SqliteStorage
+    from memwise.storage.url import from_url
 
 _LAZY = {
     "Memory": "memwise.memory.memory",
@@ -33,6 +34,7 @@ _LAZY = {
     "AsyncMongoStorage": "memwise.storage.mongo",
     "Mem0Storage": "memwise.storage.mem0",
     "AsyncMem0Storage": "memwise.storage.mem0",
+    "from_url": "memwise.storage.url",
 }
 
 __all__ = sorted(_LAZY)
