@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from memwise.storage.base import TurnStart
+from memwise.storage.turns import TurnStart
 from memwise.storage.records import Run
 from tests.conformance.messages import turn
 

@@ -160,7 +160,7 @@ def _profile_ids(store: Storage) -> set[str]:
     ids: set[str] = set()
     after = None
     while True:
-        raws = store._sync(store._query_records(RecordQuery("profile", after=after, limit=PAGE)), False)
+        raws = store._sync(store._query_records(RecordQuery("profile", after=after, limit=PAGE)), write=False)
         ids.update(raw.key for raw in raws)
         if len(raws) < PAGE:
             return ids

@@ -15,7 +15,7 @@ from memwise.memory.save import summarise_turn, update_profile, update_session
 from memwise.memory.usage import UsageReport, add_counts
 from memwise.memory.window import strip_injected
 from memwise.models.resolve import context_window
-from memwise.storage.base import TurnStart
+from memwise.storage.turns import TurnStart
 from memwise.storage.records import Run, Session
 
 if TYPE_CHECKING:

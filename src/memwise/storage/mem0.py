@@ -266,12 +266,12 @@ class Mem0Storage(Storage):
         self, query: str, *, session_id: str | None = None, user_id: str | None = None, limit: int = 10
     ) -> list[StoredMessage]:
         """Messages mem0's semantic search finds for `query`, best first (scoped to a session or a user)."""
-        return self._sync(self._m0_search(query, session_id, user_id, limit), False)
+        return self._sync(self._m0_search(query, session_id, user_id, limit), write=False)
 
     async def asearch_messages(
         self, query: str, *, session_id: str | None = None, user_id: str | None = None, limit: int = 10
     ) -> list[StoredMessage]:
-        return await self._async(self._m0_search(query, session_id, user_id, limit), False)
+        return await self._async(self._m0_search(query, session_id, user_id, limit), write=False)
 
     # ---------------------------------------------------------------- drivers
     def _run(self, plan: Plan[T], *, write: bool) -> T:
