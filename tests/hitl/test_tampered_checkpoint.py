@@ -36,6 +36,17 @@ def _shell_model(marker: Path) -> FunctionModel:
     return FunctionModel(respond)
 
 
+def _ok_model() -> FunctionModel:
+    """Calls delete_file; once it has the result, answers through the output tool with ok=True."""
+
+    def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        if any(isinstance(p, ToolReturnPart) for p in messages[-1].parts):
+            return ModelResponse(parts=[ToolCallPart(info.output_tools[0].name, {"ok": True})])
+        return ModelResponse(parts=[ToolCallPart("delete_file", {"path": "/a"})])
+
+    return FunctionModel(respond)
+
+
 def _paused_with_output_type(store, model: FunctionModel, output_type_name: str) -> str:
     """A run paused on a confirmation whose stored checkpoint was rewritten to name `output_type_name`."""
     agent = Agent(model, memory=Memory(store, session_id="s1", full_session_memory=True), tools=support.TOOLS)
@@ -94,12 +105,7 @@ def test_a_registered_type_resumes_in_a_new_agent(store, tmp_path) -> None:
     class Registered(BaseModel):
         ok: bool
 
-    def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
-        if any(isinstance(p, ToolReturnPart) for p in messages[-1].parts):
-            return ModelResponse(parts=[ToolCallPart(info.output_tools[0].name, {"ok": True})])
-        return ModelResponse(parts=[ToolCallPart("delete_file", {"path": "/a"})])
-
-    model = FunctionModel(respond)
+    model = _ok_model()
     first = Agent(model, memory=Memory(store, session_id="s1", full_session_memory=True), tools=support.TOOLS)
     paused = first.do(Task("delete /a", response_format=Registered))
     with pytest.raises(RunNotResumableError, match="does not know"):
@@ -114,12 +120,7 @@ def test_a_task_hands_its_output_type_to_a_new_agent(store) -> None:
     class Handed(BaseModel):
         ok: bool
 
-    def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
-        if any(isinstance(p, ToolReturnPart) for p in messages[-1].parts):
-            return ModelResponse(parts=[ToolCallPart(info.output_tools[0].name, {"ok": True})])
-        return ModelResponse(parts=[ToolCallPart("delete_file", {"path": "/a"})])
-
-    model = FunctionModel(respond)
+    model = _ok_model()
     task = Task("delete /a", tools=[support.delete_file], response_format=Handed)
     paused = Agent(model, memory=Memory(store, session_id="s1", full_session_memory=True)).do(task)
     paused.active_requirements[0].confirm()
