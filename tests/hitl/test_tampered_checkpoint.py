@@ -36,6 +36,17 @@ def _shell_model(marker: Path) -> FunctionModel:
     return FunctionModel(respond)
 
 
+def _ok_model() -> FunctionModel:
+    """Calls delete_file; once it has the result, answers through the output tool with ok=True."""
+
+    def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        if any(isinstance(p, ToolReturnPart) for p in messages[-1].parts):
+            return ModelResponse(parts=[ToolCallPart(info.output_tools[0].name, {"ok": True})])
+        return ModelResponse(parts=[ToolCallPart("delete_file", {"path": "/a"})])
+
+    return FunctionModel(respond)
+
+
 def _paused_with_output_type(store, model: FunctionModel, output_type_name: str) -> str:
     """A run paused on a confirmation whose stored checkpoint was rewritten to name `output_type_name`."""
     agent = Agent(model, memory=Memory(store, session_id="s1", full_session_memory=True), tools=support.TOOLS)
@@ -94,12 +105,7 @@ def test_a_registered_type_resumes_in_a_new_agent(store, tmp_path) -> None:
     class Registered(BaseModel):
         ok: bool
 
-    def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
-        if any(isinstance(p, ToolReturnPart) for p in messages[-1].parts):
-            return ModelResponse(parts=[ToolCallPart(info.output_tools[0].name, {"ok": True})])
-        return ModelResponse(parts=[ToolCallPart("delete_file", {"path": "/a"})])
-
-    model = FunctionModel(respond)
+    model = _ok_model()
     first = Agent(model, memory=Memory(store, session_id="s1", full_session_memory=True), tools=support.TOOLS)
     paused = first.do(Task("delete /a", response_format=Registered))
     with pytest.raises(RunNotResumableError, match="does not know"):
@@ -108,3 +114,33 @@ def test_a_registered_type_resumes_in_a_new_agent(store, tmp_path) -> None:
     assert register_output_type(Registered) is Registered
     done = _resume_with_new_agent(store, model, paused.run_id)
     assert done.output == Registered(ok=True)
+
+
+def test_a_task_hands_its_output_type_to_a_new_agent(store) -> None:
+    class Handed(BaseModel):
+        ok: bool
+
+    model = _ok_model()
+    task = Task("delete /a", tools=[support.delete_file], response_format=Handed)
+    paused = Agent(model, memory=Memory(store, session_id="s1", full_session_memory=True)).do(task)
+    paused.active_requirements[0].confirm()
+    fresh = Agent(model, memory=Memory(store, session_id="s1", full_session_memory=True))
+    assert fresh.continue_run(task=task, requirements=paused.requirements) == Handed(ok=True)
+
+
+def test_a_checkpoint_naming_a_tool_the_process_lacks_is_refused_and_imports_nothing(store, tmp_path, monkeypatch) -> None:
+    imported = tmp_path / "the-tool-module-was-imported"
+    (tmp_path / "memwise_planted_tools.py").write_text(
+        f"import pathlib\npathlib.Path({str(imported)!r}).touch()\ndef system(command):\n    pass\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    agent = Agent(support.ScriptedModel().model, memory=Memory(store, session_id="s1"), tools=support.TOOLS)
+    paused = agent.do("call delete_file path=/a")
+    run = store.get_run(paused.run_id)
+    forged = {**run.checkpoint, "tools": [*run.checkpoint["tools"], "system"],
+              "tool_refs": {"system": "memwise_planted_tools:system"}}
+    store.update_run(run.run_id, expected_version=run.version, checkpoint=forged)
+    paused.active_requirements[0].confirm()
+    with pytest.raises(RunNotResumableError, match=r"tools \['system'\]"):
+        agent.continue_run(run_id=paused.run_id)
+    assert "memwise_planted_tools" not in sys.modules and not imported.exists()

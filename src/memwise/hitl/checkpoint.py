@@ -116,8 +116,8 @@ def find_type(name: str | None, known: dict[str, Any], run_id: str) -> Any:
     if found is None:
         short = name.rpartition(":")[2] or name
         raise RunNotResumableError(
-            f"run {run_id!r} answers with {name!r}, a type this Agent does not know; resume with the Agent "
-            f"that started the run, or call memwise.hitl.register_output_type({short}) first "
-            "(types named by stored data are never imported)"
+            f"run {run_id!r} answers with {name!r}, a type this Agent does not know; pass "
+            f"task=Task(..., response_format={short}) to continue_run, resume with the Agent that started the run, "
+            f"or call memwise.hitl.register_output_type({short}) first (types named by stored data are never imported)"
         )
     return found
