@@ -52,7 +52,7 @@ class PendingUpdates:
     session_id: str
     turns: int = 0  # stored turns whose summary or profile update is not stored yet
     needs: dict[str, int] = field(default_factory=dict)  # per update ("summary", "profile"): turns waiting
-    running: bool = False  # this process is making them
+    running: bool = False  # this process is making them now
     failures: int = 0  # failed attempts in a row in this process
     last_error: str | None = None
     retry_in: float | None = None  # seconds until the next attempt after a failure
@@ -68,6 +68,7 @@ class _Queue:
         self.wanted = self.done = 0  # requests made / requests covered by a successful attempt
         self.started = self.failed_attempt = 0  # attempts started / the last one that failed
         self.failures = 0
+        self.attempting = False
         self.hurry = False  # flush() wants the next attempt now, not after the backoff
         self.last_error: str | None = None
         self.retry_at: float | None = None
@@ -126,7 +127,7 @@ def _request(
         if not queue.alive():
             queue.loop, queue.wake = loop, asyncio.Event()
             queue.task = loop.create_task(_drain(queue), name=f"memwise-memory-{memory.session_id}")
-            _exit_hook_last()
+            _flush_at_exit_once()
             closing.before_close(memory.storage, _flush_before_close)
         return queue, queue.wanted, queue.started + 1
 
@@ -141,7 +142,7 @@ async def _drain(queue: _Queue) -> None:
                     return
                 memory, model, reports = queue.memory, queue.model, dict(queue.reports)
                 queue.started += 1
-                attempt = queue.started
+                attempt, queue.attempting = queue.started, True
             try:
                 await catch_up(memory, model, reports)
             except Exception as exc:  # noqa: BLE001 - any failure: logged, reported, retried
@@ -149,6 +150,7 @@ async def _drain(queue: _Queue) -> None:
                     return
                 continue
             with _lock:
+                queue.attempting = False
                 queue.done = max(queue.done, target)
                 queue.failures, queue.last_error, queue.retry_at = 0, None, None
                 for run_id in reports:
@@ -157,7 +159,7 @@ async def _drain(queue: _Queue) -> None:
     finally:
         with _lock:
             if queue.task is asyncio.current_task():
-                queue.task = None
+                queue.task, queue.attempting = None, False
             if queue.done >= queue.wanted and not queue.failures and _queues.get(queue.key) is queue:
                 del _queues[queue.key]
             queue.notify()
@@ -166,6 +168,7 @@ async def _drain(queue: _Queue) -> None:
 async def _after_failure(queue: _Queue, exc: Exception, attempt: int) -> bool:
     """Record a failed attempt; wait before the next one. False: no more attempts for now."""
     with _lock:
+        queue.attempting = False
         queue.failures += 1
         queue.failed_attempt = attempt
         queue.last_error = f"{type(exc).__name__}: {exc}"
@@ -310,18 +313,31 @@ async def status(memory: Memory) -> PendingUpdates:
     with _lock:
         queue = _queues.get(_key(memory))
         if queue is not None:
-            report.running = queue.alive() and queue.done < queue.wanted
+            report.running = queue.attempting and queue.alive()
             report.failures, report.last_error = queue.failures, queue.last_error
             if queue.retry_at is not None:
                 report.retry_in = max(0.0, queue.retry_at - time.monotonic())
     return report
 
 
-def _exit_hook_last() -> None:
-    """(Re-)register the exit flush so it runs before the exit hooks registered since (storages,
-    model servers), which it needs."""
-    atexit.unregister(_flush_at_exit)
-    atexit.register(_flush_at_exit)
+def _flush_at_exit_once() -> None:
+    """Flush at interpreter exit, before thread pools stop taking work (`asyncio.to_thread`,
+    which storages and model calls use, fails after that): so with threading's exit hooks, which
+    run first, where available."""
+    global _exit_hooked
+    if _exit_hooked:
+        return
+    _exit_hooked = True
+    register = getattr(threading, "_register_atexit", None)
+    try:
+        if register is None:
+            raise RuntimeError("no threading exit hooks")
+        register(_flush_at_exit)
+    except RuntimeError:
+        atexit.register(_flush_at_exit)
+
+
+_exit_hooked = False
 
 
 def _flush_at_exit() -> None:

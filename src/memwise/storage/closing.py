@@ -36,7 +36,7 @@ def run_hooks(storage: Any) -> None:
 def hooks_first(cls: type) -> None:
     """Make `cls.close` and `cls.aclose` run the storage's hooks first (`aclose` in a thread, so
     hooks may wait for work on the calling event loop)."""
-    close = cls.__dict__.get("close")
+    close = getattr(cls, "close", None)
     if close is not None and not getattr(close, "_hooks_first", False):
 
         @functools.wraps(close)
