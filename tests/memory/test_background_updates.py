@@ -14,30 +14,11 @@ from memwise import Agent, Memory
 from memwise.errors import MemorySaveError
 from memwise.memory import background
 from memwise.storage.in_memory import InMemoryStorage
-from pydantic_ai.models.function import FunctionModel
-
-from tests.memory.fakes import Call, ReadingModel
+from tests.memory.fakes import Call, Gate, ReadingModel
 
 FIRST = "My name is Alice and I work on project Falcon"
 SECOND = "What project am I working on?"
 FLAGS = dict(session_id="s1", user_id="u1", full_session_memory=True, summary_memory=True, user_analysis_memory=True)
-
-
-class Gate:
-    """A memory model whose calls wait at the gate until it opens (cancellable while they wait,
-    as a call over the network is); `entered` is set when the first arrives."""
-
-    def __init__(self, reader: ReadingModel | None = None) -> None:
-        self.entered, self.opened = threading.Event(), threading.Event()
-        self.reader = reader or ReadingModel()
-
-        async def respond(messages, info):
-            self.entered.set()
-            if not await asyncio.to_thread(self.opened.wait, 30):
-                raise RuntimeError("the gate never opened")
-            return self.reader._respond(messages, info)
-
-        self.model = FunctionModel(respond)
 
 
 def run_turn(agent: Agent, how: str, text: str) -> None:

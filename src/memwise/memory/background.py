@@ -232,6 +232,16 @@ async def settle(memory: Memory, timeout: float | None = WAIT_SECONDS) -> None:
                        memory.session_id, timeout)
 
 
+def behind(memory: Memory) -> str | None:
+    """This process's updates of the session, in a word: "updating", "retrying" (they fail), or
+    None when there are none."""
+    with _lock:
+        queue = _queues.get(_key(memory))
+        if queue is None or queue.done >= queue.wanted:
+            return None
+        return "retrying" if queue.failures else "updating"
+
+
 def failing(memory: Memory) -> bool:
     """This process's updates of the session are failing (they are not waited for)."""
     queue = _queues.get(_key(memory))
