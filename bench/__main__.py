@@ -2,7 +2,7 @@
 
     python -m bench --quick                 # every workload, small sizes (< 2 minutes)
     python -m bench                         # full sizes (< 20 minutes)
-    python -m bench --only overhead,peers   # some workloads: overhead, tokens, concurrency, peers, profile
+    python -m bench --only overhead,peers   # some workloads: overhead, tokens, concurrency, peers, answerfirst, profile
     python -m bench --publish               # also copy RESULTS.md (+ plot) to bench/
     python -m bench --profile               # also profile the per-turn path (writes bench/PROFILE.md)
 
@@ -28,9 +28,10 @@ WORKLOADS = {
     "tokens": "2. tokens sent to memory's own LLM calls per turn",
     "concurrency": "3. concurrent sessions through the async API",
     "peers": "4. peers side by side (Upsonic, Agno)",
+    "answerfirst": "5. turn latency with a slow memory model: answer first vs in-turn updates",
     "profile": "profile of the per-turn path (pyinstrument)",
 }
-DEFAULT = ("overhead", "tokens", "concurrency", "peers")
+DEFAULT = ("overhead", "tokens", "concurrency", "peers", "answerfirst")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -142,6 +143,10 @@ def _run(name: str, mode: Mode, section: Section, out: Path) -> None:
         from bench.workloads import peers
 
         peers.run(mode, section, out)
+    elif name == "answerfirst":
+        from bench.workloads import answerfirst
+
+        answerfirst.run(mode, section)
     elif name == "profile":
         from bench import profile_turn
 

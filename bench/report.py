@@ -13,6 +13,7 @@ TARGET_TEXT = {
     "peers": "At 1,000 turns: ≥ 20x lower per-turn overhead than Upsonic, and lower than Agno",
     "tokens": "Memory's LLM tokens per turn flat: turn 1,000 within 1.5x of turn 20",
     "concurrency": "100 async sessions: ≥ 80% of the bare driver's async throughput, 0 lost messages",
+    "answerfirst": "Memory model 1 s per call, 2.5 s between turns: agent.do p50 and p95 ≤ answer time + 10 ms (issue 15)",
 }
 
 
@@ -112,6 +113,16 @@ def targets(sections: dict[str, Section], mode: Mode) -> list[dict[str, str]]:
         add("concurrency", f"{backend}, agent turns",
             f"{row['turns_per_s']:,.0f} vs {row['floor_turns_per_s']:,.0f} turns/s = {row['ratio_to_floor']:.0%}; "
             f"lost {row['lost_messages']}, errors {row['errors']}{extra}", "PASS" if ok else "FAIL")
+    # 6. answer first
+    first = next((r for r in _rows(sections, "answerfirst") if r["config"] == "background updates" and r["pause_s"] > 0), None)
+    # (the answer time: the same agent with history only, same rhythm)
+    if first is None:
+        add("answerfirst", "background updates", "not measured", "n/a")
+    else:
+        ok = max(first["over_answer_p50_ms"], first["over_answer_p95_ms"]) <= 10.0
+        add("answerfirst", "background updates",
+            f"p50 {first['p50_ms']:,.1f} ms (+{first['over_answer_p50_ms']:.1f}), p95 {first['p95_ms']:,.1f} ms "
+            f"(+{first['over_answer_p95_ms']:.1f}) over the answer time", "PASS" if ok else "FAIL")
     return out
 
 
@@ -133,7 +144,7 @@ def markdown(
     w("- All model calls are fake (pydantic-ai FunctionModel, or a loopback fake OpenAI server for the peers): "
       "what is measured is memory, not an LLM.")
     w("")
-    w("## Targets (issue 7)")
+    w("## Targets (issues 7 and 15)")
     w("")
     w("| target | subject | measured | verdict |")
     w("|---|---|---|---|")
@@ -209,12 +220,25 @@ def markdown(
                   f"{r['memory_tokens_per_turn']:,.0f} | {r['memory_calls_per_turn']:.1f} |")
         _unavailable(w, sec)
 
+    sec = sections.get("answerfirst")
+    if sec:
+        w("## 5. Turn latency with a slow memory model: answer first")
+        w("")
+        _notes(w, sec)
+        if sec.rows:
+            w("| memory updates | pause between turns | agent.do p50 | agent.do p95 | over the answer p50 | over the answer p95 | caught up after the last turn |")
+            w("|---|---:|---:|---:|---:|---:|---:|")
+            for r in sec.rows:
+                w(f"| {r['config']} | {r['pause_s']:.1f} s | {r['p50_ms']:,.1f} ms | {r['p95_ms']:,.1f} ms | "
+                  f"+{r['over_answer_p50_ms']:,.1f} ms | +{r['over_answer_p95_ms']:,.1f} ms | {r['caught_up_ms']:,.0f} ms |")
+        _unavailable(w, sec)
+
     w("## How to run")
     w("")
     w("```")
     w("python -m bench --quick            # < 2 minutes on a quiet machine (first run also installs the peers)")
     w("python -m bench                    # full: < 20 minutes")
-    w("python -m bench --only peers       # one workload: overhead, tokens, concurrency, peers, profile")
+    w("python -m bench --only peers       # one workload: overhead, tokens, concurrency, peers, answerfirst, profile")
     w("python -m bench --publish          # also copy this file to bench/RESULTS.md")
     w("```")
     w("")
