@@ -169,6 +169,8 @@ async def _after_failure(queue: _Queue, exc: Exception, attempt: int) -> bool:
     """Record a failed attempt; wait before the next one. False: no more attempts for now."""
     with _lock:
         queue.attempting = False
+        if _queues.get(queue.key) is not queue:
+            return False  # stopped meanwhile (its storage closed, its session deleted): no retry
         queue.failures += 1
         queue.failed_attempt = attempt
         queue.last_error = f"{type(exc).__name__}: {exc}"
@@ -228,7 +230,7 @@ async def settle(memory: Memory, timeout: float | None = WAIT_SECONDS) -> None:
     else:
         done = await _wait(queue, lambda: queue.settled(target), timeout)
     if not done and not failing(memory):
-        logger.warning("memory updates of session %r still running after %.0f s; going on without them",
+        logger.warning("memory updates of session %r still running after %s s; going on without them",
                        memory.session_id, timeout)
 
 
@@ -284,10 +286,11 @@ async def stop(storage: object, matches: Callable[[Memory], bool]) -> None:
         await asyncio.wrap_future(ended)
 
 
-def discard(storage: object) -> None:
+def discard(storage: object, timeout: float = 5.0) -> None:
     """Stop this process's updates of every session of `storage` without making them (it is being
-    closed); the sessions keep them listed as pending, and their next run catches up."""
-    concurrent.futures.wait(_cancel(storage, lambda memory: True), timeout=WAIT_SECONDS)
+    closed), waiting up to `timeout` seconds for them to end; the sessions keep them listed as
+    pending, and their next run catches up."""
+    concurrent.futures.wait(_cancel(storage, lambda memory: True), timeout=timeout)
 
 
 def _cancel(storage: object, matches: Callable[[Memory], bool]) -> list[concurrent.futures.Future[None]]:
@@ -331,27 +334,32 @@ async def status(memory: Memory) -> PendingUpdates:
 
 
 def _flush_at_exit_once() -> None:
-    """Flush at interpreter exit, before thread pools stop taking work (`asyncio.to_thread`,
-    which storages and model calls use, fails after that): so with threading's exit hooks, which
-    run first, where available."""
+    """Flush at interpreter exit: first with threading's exit hooks, before thread pools stop
+    taking work (`asyncio.to_thread`, which storages and model calls use, fails after that), where
+    available; then with atexit, for updates that threads still running then left."""
     global _exit_hooked
     if _exit_hooked:
         return
     _exit_hooked = True
+    import concurrent.futures.thread  # noqa: F401 - registers the pools' exit hook, which must run after ours
+
     register = getattr(threading, "_register_atexit", None)
     try:
-        if register is None:
-            raise RuntimeError("no threading exit hooks")
-        register(_flush_at_exit)
-    except RuntimeError:
-        atexit.register(_flush_at_exit)
+        if register is not None:
+            register(_flush_at_exit)
+    except RuntimeError:  # exiting already
+        pass
+    atexit.register(_flush_at_exit)
 
 
 _exit_hooked = False
+_exit_deadline: list[float] = []  # set by the first exit hook: the two share EXIT_WAIT_SECONDS
 
 
 def _flush_at_exit() -> None:
-    flush_all(EXIT_WAIT_SECONDS)
+    if not _exit_deadline:
+        _exit_deadline.append(time.monotonic() + EXIT_WAIT_SECONDS)
+    flush_all(max(0.0, _exit_deadline[0] - time.monotonic()))
 
 
 def _flush_before_close(storage: object) -> None:
@@ -366,9 +374,9 @@ def flush_all(timeout: float = EXIT_WAIT_SECONDS, *, storage: object | None = No
     the next run catches up)."""
     deadline = time.monotonic() + timeout
     with _lock:
-        behind = [q for q in _queues.values() if q.done < q.wanted and storage in (None, q.memory.storage)]
+        waiting = [q for q in _queues.values() if q.done < q.wanted and storage in (None, q.memory.storage)]
     missed = []
-    for queue in behind:
+    for queue in waiting:
         remaining = deadline - time.monotonic()
         loop = queue.loop if queue.alive() else _sync.shared_loop()
         try:

@@ -104,7 +104,12 @@ async def fold_summary(memory: Memory, model: Model, bill: Bill) -> None:
     async def attempt() -> None:
         session = await memory.storage.aget_session(memory.session_id)
         waiting = pending_of(session, SUMMARY)
-        if not waiting:
+        if not waiting:  # (made meanwhile by another process: a summary made here is still billed)
+            if session is not None and counts(bill.unbilled):
+                await memory.storage.aupdate_session(
+                    memory.session_id, expected_version=session.version, usage=bill.session_usage(session)
+                )
+                bill.unbilled = RunUsage()
             return
         base = (session.summary, session.summarized_through)
         summary = made.get(base)
