@@ -4,8 +4,8 @@ An asyncio client (`redis.asyncio.Redis`, `AsyncMongoClient`, psycopg's `AsyncCo
 bound to the event loop it was made on, so a storage that serves several loops (`asyncio.run`
 twice, the per-thread loops of memwise's sync API) keeps one per loop, made there on first use.
 
-Each client comes with a guard task on its loop. A loop's shutdown (`asyncio.run` does one)
-cancels every task left; the guard then closes
+Each client comes with a guard task on its loop. A loop's shutdown (`asyncio.run`, or memwise's
+sync API when a thread or the interpreter ends) cancels every task left; the guard then closes
 its client on its own loop, so no socket, pool task or pending task outlives the loop. Closing
 while tasks are being cancelled, rather than afterwards (an async generator's `finally`), matters:
 psycopg's pool workers survive a cancellation and would keep the shutdown waiting for them.

@@ -40,6 +40,7 @@ import asyncio
 import random
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -183,6 +184,7 @@ class MongoStorage(Storage):
         }
         self._names = {name: f"{collection_prefix}_{name}" for name in ("records", "messages")}
         self._client = client
+        self._client_closer: weakref.finalize[Any, Any] | None = None
         self._given_async_client = async_client
         self._sync_collections: dict[str, Any] = {}
         self._loops = LoopClients(repr(self), self._open_loop_state, _close_loop_state)  # a client per loop
@@ -208,6 +210,8 @@ class MongoStorage(Storage):
                         "this MongoStorage was given only an async_client: use its async methods, or also pass client="
                     )
                 self._client = MongoClient(self.db_url, **self._client_options)
+                # closed by close(), else when this storage goes away or at exit (pymongo warns otherwise)
+                self._client_closer = weakref.finalize(self, self._client.close)
             db = self._client[self.db_name]
             self._sync_collections = {name: db[real] for name, real in self._names.items()}
         return self._sync_collections
@@ -281,9 +285,10 @@ class MongoStorage(Storage):
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            client, self._client, self._sync_collections = self._client, None, {}
-        if self._owns_clients and client is not None:
-            client.close()
+            closer, self._client_closer = self._client_closer, None
+            self._client, self._sync_collections = None, {}
+        if closer is not None:
+            closer()
         self._loops.close()
 
     async def aclose(self) -> None:
