@@ -8,7 +8,7 @@ import asyncio
 import threading
 from typing import Any
 
-from memwise.memory._sync import run_sync
+from memwise._sync import run_sync
 
 
 def _in_thread(fn: Any) -> Any:
