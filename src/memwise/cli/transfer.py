@@ -397,7 +397,7 @@ def _check_types(kind: str, record: dict[str, Any], where: str) -> None:
 
 
 def _check_target(store: Storage, ids: dict[str, set[str]]) -> None:
-    getters = {"session": store.get_session, "run": store.get_run, "profile": store.get_profile}
+    getters: dict[str, Callable[[str], Any]] = {"session": store.get_session, "run": store.get_run, "profile": store.get_profile}
     for kind, getter in getters.items():
         taken = sorted(key for key in ids[kind] if getter(key) is not None)
         if taken:

@@ -5,22 +5,24 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any
+from typing import Any, Optional, TypeVar
 
 from pydantic import BaseModel
 from pydantic_ai.messages import ModelMessage
 from pydantic_ai.models import Model
 
-from memwise.errors import InvalidInputError
 from memwise._sync import sync_twin
+from memwise.errors import InvalidInputError, NotFoundError
 from memwise.memory.cache import DecodedMessages, Lru
 from memwise.memory.errors import SessionAccessError
 from memwise.memory.profile import ProfileLimits, UserMemoryMode, check_schema
 from memwise.memory.retry import retry_on_conflict
 from memwise.memory.summary import SummaryLimits
+from memwise.storage.base import Storage
 from memwise.storage.records import Run, Session, UserProfile
 
 logger = logging.getLogger("memwise.memory")
+_S = TypeVar("_S", Session, Optional[Session])  # noqa: UP045 - a runtime type
 
 _STORAGE_METHODS = ("aget_session", "acreate_session", "aappend_messages", "aread_messages", "aget_profile")
 
@@ -35,7 +37,7 @@ class Memory:
 
     def __init__(
         self,
-        storage: Any,
+        storage: Storage,
         session_id: str | None = None,
         user_id: str | None = None,
         full_session_memory: bool = False,
@@ -120,7 +122,7 @@ class Memory:
             logger.info(message, *args)
 
     # ------------------------------------------------------------------ sessions
-    def check_owner(self, session: Session | None) -> Session | None:
+    def check_owner(self, session: _S) -> _S:
         """Refuse a session owned by another user (a guessed id must not leak history)."""
         if session is not None and session.user_id is not None and session.user_id != self.user_id:
             raise SessionAccessError(f"session {session.session_id!r} belongs to another user")
@@ -165,6 +167,8 @@ class Memory:
 
         async def attempt() -> dict[str, Any]:
             session = self.check_owner(await self.storage.aget_session(self.session_id))
+            if session is None:
+                raise NotFoundError(f"session {self.session_id!r} was deleted meanwhile")
             merged = dict(metadata) if replace else {**session.metadata, **metadata}
             updated = await self.storage.aupdate_session(
                 self.session_id, expected_version=session.version, metadata=merged
