@@ -15,14 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from typing_extensions import Unpack
 
-from memwise.errors import (
-    AlreadyExistsError,
-    InvalidInputError,
-    LeaseHeldError,
-    NotFoundError,
-    SchemaVersionError,
-    VersionConflict,
-)
+from memwise.errors import AlreadyExistsError, LeaseHeldError, NotFoundError, SchemaVersionError, VersionConflict
 from memwise.storage.checks import (
     RunChanges,
     RunFilters,
@@ -35,6 +28,8 @@ from memwise.storage.checks import (
     check_messages,
     check_optional_id,
     check_positive,
+    check_profile,
+    check_run,
     check_run_changes,
     check_session_changes,
     prune_cutoff,
@@ -45,6 +40,7 @@ from memwise.storage.contract import Backend, RawMessage, RawRecord, RecordQuery
 from memwise.storage.plan import Plan
 from memwise.storage.raw import from_raw, to_raw
 from memwise.storage.records import FINISHED_STATUSES, Page, Run, Session, StoredMessage, UserProfile
+from memwise.storage.restore import restore_messages_plan, restore_plan
 from memwise.storage.turns import TurnEnd, TurnStart, TurnStartOptions, TurnWrite, finish_turn_plan, start_turn_plan
 
 if TYPE_CHECKING:
@@ -192,6 +188,13 @@ class Storage(Backend):
     async def aput_profile(self, profile: UserProfile, *, expected_version: int) -> UserProfile:
         return await self._async(self._p_put_profile(profile, expected_version), write=True)
 
+    def list_profiles(self, *, limit: int = 50, cursor: str | None = None) -> Page[UserProfile]:
+        """Every stored profile (also of users without sessions), most recently updated first."""
+        return self._sync(self._p_list("profile", record_query("profile", limit, cursor, {})), write=False)
+
+    async def alist_profiles(self, *, limit: int = 50, cursor: str | None = None) -> Page[UserProfile]:
+        return await self._async(self._p_list("profile", record_query("profile", limit, cursor, {})), write=False)
+
     # ================================================================ runs
     def create_run(self, run: Run) -> Run:
         return self._sync(self._p_create_run(run), write=True)
@@ -238,6 +241,23 @@ class Storage(Backend):
 
     async def arelease_lease(self, run_id: str, owner: str) -> Run | None:
         return await self._async(self._p_lease(run_id, check_id(owner, "owner"), None), write=True)
+
+    # ================================================================ restoring a backup
+    def restore(self, record: Session | Run | UserProfile) -> Session | Run | UserProfile:
+        """Write a record exactly as given, version and timestamps included, where the store has
+        no record with its id (else AlreadyExistsError). For backups: `memwise.storage.transfer`."""
+        return self._sync(restore_plan(self, record), write=True)
+
+    async def arestore(self, record: Session | Run | UserProfile) -> Session | Run | UserProfile:
+        return await self._async(restore_plan(self, record), write=True)
+
+    def restore_messages(self, session_id: str, messages: Sequence[StoredMessage]) -> list[int]:
+        """Append stored messages with their seqs, run ids and `created_at` as given; the first
+        seq must follow the session's last one (else AlreadyExistsError or InvalidInputError)."""
+        return self._sync(restore_messages_plan(self, session_id, messages), write=True)
+
+    async def arestore_messages(self, session_id: str, messages: Sequence[StoredMessage]) -> list[int]:
+        return await self._async(restore_messages_plan(self, session_id, messages), write=True)
 
     # ================================================================ users and retention
     def forget_user(self, user_id: str) -> dict[str, int]:
@@ -414,11 +434,7 @@ class Storage(Backend):
 
 
     def _p_put_profile(self, profile: UserProfile, expected_version: int) -> Plan[UserProfile]:
-        if not isinstance(profile, UserProfile):
-            raise InvalidInputError(f"profile must be a UserProfile, not {type(profile).__name__}")
-        check_id(profile.user_id, "profile.user_id")
-        check_json_dict(profile.data, "profile.data")
-        check_json_dict(profile.provenance, "profile.provenance")
+        check_profile(profile)
         now = time.time()
         stored = UserProfile(
             profile.user_id, dict(profile.data), dict(profile.provenance),
@@ -431,11 +447,7 @@ class Storage(Backend):
         return stored
 
     def _p_create_run(self, run: Run) -> Plan[Run]:
-        if not isinstance(run, Run):
-            raise InvalidInputError(f"run must be a Run, not {type(run).__name__}")
-        check_id(run.run_id, "run.run_id")
-        check_id(run.session_id, "run.session_id")
-        check_run_changes({"status": run.status, "checkpoint": run.checkpoint, "error": run.error, "usage": run.usage})
+        check_run(run)
         now = time.time()
         stored = replace(run, created_at=run.created_at or now, updated_at=now, version=1)
         if not (yield from self._put_record(to_raw(stored), 0)):

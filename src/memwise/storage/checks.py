@@ -8,10 +8,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypedDict
 
-from memwise.errors import InvalidInputError
+from memwise.errors import CorruptRecordError, InvalidInputError
 from memwise.storage.codec import dumps, encode_message
-from memwise.storage.contract import RecordQuery
-from memwise.storage.records import RUN_STATUSES
+from memwise.storage.contract import RawMessage, RecordQuery
+from memwise.storage.records import RUN_STATUSES, Run, Session, StoredMessage, UserProfile
 
 
 class SessionChanges(TypedDict, total=False):
@@ -107,6 +107,90 @@ def check_run_changes(given: Mapping[str, Any]) -> dict[str, Any]:
     if "usage" in changes:
         check_usage(changes["usage"])
     return changes
+
+
+def check_stamp(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
+        raise InvalidInputError(f"{name} must be epoch seconds (a number >= 0), not {value!r}")
+    return float(value)
+
+
+def _check_instance(value: Any, cls: type, name: str) -> None:
+    if not isinstance(value, cls):
+        raise InvalidInputError(f"{name} must be a {cls.__name__}, not {type(value).__name__}")
+
+
+def _check_ids(record: Any, kind: str, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> None:
+    for field_name in required:
+        check_id(getattr(record, field_name), f"{kind}.{field_name}")
+    for field_name in optional:
+        check_optional_id(getattr(record, field_name), f"{kind}.{field_name}")
+
+
+def check_session(session: Any) -> Session:
+    _check_instance(session, Session, "session")
+    _check_ids(session, "session", ("session_id",), ("user_id", "agent_id"))
+    check_session_changes({name: getattr(session, name) for name in SessionChanges.__annotations__})
+    return session
+
+
+def check_run(run: Any) -> Run:
+    _check_instance(run, Run, "run")
+    _check_ids(run, "run", ("run_id", "session_id"), ("user_id", "agent_id", "lease_owner"))
+    if run.lease_expires_at is not None:
+        check_stamp(run.lease_expires_at, "run.lease_expires_at")
+    check_run_changes({name: getattr(run, name) for name in RunChanges.__annotations__})
+    return run
+
+
+def check_profile(profile: Any) -> UserProfile:
+    _check_instance(profile, UserProfile, "profile")
+    _check_ids(profile, "profile", ("user_id",))
+    check_json_dict(profile.data, "profile.data")
+    check_json_dict(profile.provenance, "profile.provenance")
+    return profile
+
+
+def check_restorable(record: Any) -> Session | Run | UserProfile:
+    """The checks `Storage.restore` makes before writing: those of creating the record, plus its
+    version and timestamps. Lets an import check a whole file before writing anything."""
+    check = {Session: check_session, Run: check_run, UserProfile: check_profile}.get(type(record))
+    if check is None:
+        raise InvalidInputError(f"restore takes a Session, Run or UserProfile, not {type(record).__name__}")
+    check(record)
+    check_count(record.version, "version")
+    check_stamp(record.created_at, "created_at")
+    check_stamp(record.updated_at, "updated_at")
+    return record
+
+
+def check_restorable_messages(session_id: str, messages: Sequence[Any]) -> list[RawMessage]:
+    """The checks `Storage.restore_messages` makes before writing: messages of `session_id` with
+    consecutive seqs, each a pydantic-ai message whose `turn_start` is right. Returns them as the
+    log stores them."""
+    check_id(session_id, "session_id")
+    if isinstance(messages, (str, bytes, dict)) or not isinstance(messages, Sequence):
+        raise InvalidInputError(f"messages must be a list of StoredMessage, not {type(messages).__name__}")
+    rows: list[RawMessage] = []
+    for index, message in enumerate(messages):
+        what = f"messages[{index}]"
+        _check_instance(message, StoredMessage, what)
+        if message.session_id != session_id:
+            raise InvalidInputError(f"{what} belongs to session {message.session_id!r}, not {session_id!r}")
+        wanted = check_count(message.seq, f"{what}.seq") if index == 0 else rows[0].seq + index
+        if message.seq != wanted:
+            raise InvalidInputError(f"{what}.seq is {message.seq!r}; seqs must be consecutive ({wanted} here)")
+        try:
+            data = message.data
+        except CorruptRecordError as exc:
+            raise InvalidInputError(f"{what}.body: {exc}") from None
+        _, turn_start = encode_message(data, what)
+        if message.turn_start is not turn_start:
+            raise InvalidInputError(f"{what}.turn_start must be {turn_start} for this message, not {message.turn_start!r}")
+        created_at = check_stamp(message.created_at, f"{what}.created_at")
+        run_id = check_optional_id(message.run_id, f"{what}.run_id")
+        rows.append(RawMessage(message.seq, run_id, turn_start, created_at, dumps(data, what)))
+    return rows
 
 
 def record_query(kind: str, limit: int, cursor: str | None, given: Mapping[str, Any]) -> RecordQuery:

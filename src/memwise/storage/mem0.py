@@ -73,6 +73,7 @@ from memwise.errors import (  # noqa: E402
 )
 from memwise.storage.base import Storage  # noqa: E402
 from memwise.storage.contract import RawMessage, RawRecord, RecordQuery, newest_first  # noqa: E402
+from memwise.storage.options import common_options  # noqa: E402
 from memwise.storage.plan import Plan, T, adrive, drive  # noqa: E402
 from memwise.storage.records import StoredMessage  # noqa: E402
 
@@ -198,7 +199,11 @@ class Mem0Storage(Storage):
         async_memory_client: Any = None,
         close_client: bool = False,
         add_wait: float = 30.0,
+        session_table: str | None = None,
+        user_memory_table: str | None = None,
+        id: str | None = None,  # noqa: A002 - the original's name (table names: no tables here)
     ) -> None:
+        self.id = common_options(id, session_table, user_memory_table)
         given = [name for name, value in (("api_key", api_key), ("memory_client", memory_client), ("config", config))
                  if value is not None]
         if len(given) > 1:
