@@ -108,7 +108,7 @@ async def _finish() -> None:
     tasks = [task for task in asyncio.all_tasks(loop) if task is not asyncio.current_task()]
     for task in tasks:
         task.cancel()
-    for task, result in zip(tasks, await asyncio.gather(*tasks, return_exceptions=True)):
+    for task, result in zip(tasks, await asyncio.gather(*tasks, return_exceptions=True), strict=True):
         if isinstance(result, Exception):
             loop.call_exception_handler(
                 {"message": "unhandled exception during the shutdown of memwise's event loop", "exception": result, "task": task}

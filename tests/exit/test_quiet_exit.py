@@ -60,7 +60,7 @@ def _results_of(backend: str, temp: pytest.TempPathFactory) -> dict[tuple[str, s
                 recipes = [stack.enter_context(BACKENDS[backend](_folder(tmp, number))) for number in range(len(CASES))]
                 with ThreadPoolExecutor(len(CASES)) as pool:
                     done = list(pool.map(lambda case, recipe: _run(recipe, *case), CASES, recipes))
-            _results[backend] = dict(zip(CASES, done))
+            _results[backend] = dict(zip(CASES, done, strict=True))
         except BackendUnavailable as exc:
             _results[backend] = str(exc)
     return _results[backend]

@@ -223,7 +223,12 @@ class MongoStorage(Storage):
 
     async def _open_loop_state(self) -> _LoopState:
         owned = self._owns_clients
-        client = AsyncMongoClient(self.db_url, **self._client_options) if owned else self._given_async_client
+        if owned:
+            client = AsyncMongoClient(self.db_url, **self._client_options)
+        elif self._given_async_client is None:
+            raise ConfigurationError("this MongoStorage was given only a client: use its sync methods, or also pass async_client=")
+        else:
+            client = self._given_async_client
         db = client[self.db_name]
         return _LoopState(
             client, owned, {name: db[real] for name, real in self._names.items()},

@@ -277,7 +277,7 @@ class Mem0Storage(Storage):
     def _m0_create_indexes(self) -> None:
         """On a qdrant server, index the metadata fields memwise filters on (mem0 itself indexes
         only user_id/agent_id/run_id/actor_id). Local qdrant has no payload indexes."""
-        store = getattr(self._client, "vector_store", None)
+        store: Any = getattr(self._client, "vector_store", None)
         if type(store).__name__ != "Qdrant" or getattr(store, "is_local", True):
             return
         for name, schema in _QDRANT_INDEXES:
@@ -445,7 +445,7 @@ class Mem0Storage(Storage):
             raw = raw_message(item)
             session = meta["mw_session"]
             found.append(StoredMessage(session, raw.seq, raw.run_id, raw.turn_start, raw.created_at, raw.body))
-            found[-1].data
+            found[-1].data  # noqa: B018 - a corrupted message fails the search that meets it
         return found[:limit]
 
     # ---------------------------------------------------------------- plan helpers
@@ -523,8 +523,8 @@ class Mem0Storage(Storage):
                 status = yield Http(f"/v1/event/{event}/")
                 state = str((status or {}).get("status", "")).upper()
                 if state in ("SUCCEEDED", "COMPLETED", "DONE"):
-                    return [item.get("id") or item.get("memory_id") for item in results(status)
-                            if isinstance(item.get("id") or item.get("memory_id"), str)]
+                    found = (item.get("id") or item.get("memory_id") for item in results(status))
+                    return [key for key in found if isinstance(key, str)]
                 if state == "FAILED":
                     raise StorageError(f"{self._where}: adding a memory failed (event {event}): {status}")
                 if time.monotonic() > deadline:

@@ -54,8 +54,8 @@ def config_where(config: MemoryConfig | dict[str, Any]) -> str:
     provider = getattr(store, "provider", None) or (store.get("provider") if isinstance(store, dict) else None) or "qdrant"
     inner = getattr(store, "config", None) if not isinstance(store, dict) else store.get("config")
     get = (lambda name: inner.get(name)) if isinstance(inner, dict) else (lambda name: getattr(inner, name, None))
-    if get("url"):
-        return f"{provider} at {host_port(get('url'))}"
+    if url := get("url"):
+        return f"{provider} at {host_port(url)}"
     if get("host"):
         return f"{provider} at {get('host')}:{get('port')}"
     return f"{provider} at {get('path') or 'its default path'}"

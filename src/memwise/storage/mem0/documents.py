@@ -77,6 +77,7 @@ def record_metadata(namespace: str, record: RawRecord) -> dict[str, Any]:
 
 def raw_record(item: dict[str, Any]) -> RawRecord:
     meta = item.get("metadata") or {}
+    missing: KeyError | None = None
     try:
         raw = RawRecord(
             meta["mw_kind"], meta["mw_key"], meta["mw_version"], meta["mw_updated_at"], meta["mw_body"],
@@ -86,8 +87,6 @@ def raw_record(item: dict[str, Any]) -> RawRecord:
               and isinstance(raw.updated_at, (int, float)))
     except KeyError as exc:
         ok, missing = False, exc
-    else:
-        missing = None
     if not ok:
         what = f"{meta.get('mw_kind', 'record')} {meta.get('mw_key')!r}"
         detail = f"metadata {missing} is missing" if missing else "its metadata has the wrong types"

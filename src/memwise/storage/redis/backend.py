@@ -11,7 +11,7 @@ from memwise.errors import ConfigurationError
 from memwise.storage.base import Storage
 from memwise.storage.contract import INDEX_FIELDS, RawMessage, RawRecord, RecordQuery
 from memwise.storage.options import common_options
-from memwise.storage.plan import Plan, T, adrive, drive
+from memwise.storage.plan import Plan, T, adrive, drive, nothing
 from memwise.storage.redis.clients import RedisClients
 from memwise.storage.redis.commands import (
     aexecute,
@@ -93,7 +93,7 @@ class RedisStorage(Storage):
 
     # ================================================================ plans: records
     def _setup(self) -> Plan[None]:
-        return (yield from ())  # nothing to create: keys appear on first write
+        return nothing()  # nothing to create: keys appear on first write
 
     def _get_record(self, kind: str, key: str) -> Plan[RawRecord | None]:
         fields = yield ("hgetall", (self._record_key(kind, key),))
@@ -216,7 +216,7 @@ class RedisStorage(Storage):
 def _record(kind: str, key: str, fields: Any) -> RawRecord:
     if not isinstance(fields, dict):
         items = iter(fields)
-        fields = dict(zip(items, items))
+        fields = dict(zip(items, items, strict=False))
     data = {_text(name): _text(value) for name, value in fields.items()}
     return RawRecord(
         kind, key, int(data["v"]), float(data["u"]), data["b"],

@@ -65,7 +65,7 @@ def execute_batch(client: Any, failure: Failure, commands: Sequence[Command]) ->
             raise failure(exc) from exc
     return [
         execute(client, failure, c) if isinstance(r, NoScriptError) else _reply(failure, r)
-        for c, r in zip(commands, replies)
+        for c, r in zip(commands, replies, strict=True)
     ]
 
 
@@ -80,7 +80,7 @@ async def aexecute_batch(client: Any, failure: Failure, commands: Sequence[Comma
             raise failure(exc) from exc
     return [
         (await aexecute(client, failure, c)) if isinstance(r, NoScriptError) else _reply(failure, r)
-        for c, r in zip(commands, replies)
+        for c, r in zip(commands, replies, strict=True)
     ]
 
 

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from memwise.storage.base import Storage
 from memwise.storage.contract import RawMessage, RawRecord, RecordQuery
 from memwise.storage.options import table_name
-from memwise.storage.plan import Plan
+from memwise.storage.plan import Plan, nothing
 from memwise.storage.sql.schema import MIGRATIONS, MIGRATIONS_TABLE, PROFILES_TABLE
 
 _RECORD_COLUMNS = "kind, key, version, updated_at, body, user_id, agent_id, session_id, status"
@@ -68,8 +68,7 @@ class SqlBackend(Storage):
 
     def _setup_lock(self) -> Plan[None]:
         """Serialize concurrent schema setup across processes (dialects that need it)."""
-        return
-        yield
+        return nothing()
 
     # ---- schema ------------------------------------------------------------------------------
     def _setup(self) -> Plan[None]:
@@ -111,7 +110,8 @@ class SqlBackend(Storage):
         return (yield from self._sql(f"DELETE FROM {self._records(kind)} WHERE kind = ? AND key = ?", (kind, key), "rowcount")) == 1
 
     def _query_records(self, query: RecordQuery) -> Plan[list[RawRecord]]:
-        where, params = ["kind = ?"], [query.kind]
+        where: list[str] = ["kind = ?"]
+        params: list[Any] = [query.kind]
         for name in ("user_id", "agent_id", "session_id"):
             if getattr(query, name) is not None:
                 where.append(f"{name} = ?")
@@ -150,7 +150,7 @@ class SqlBackend(Storage):
         if seqs:
             yield from self._sql(
                 "INSERT INTO {messages} (session_id, seq, run_id, turn_start, created_at, body) VALUES (?, ?, ?, ?, ?, ?)",
-                [(session_id, seq, m.run_id, int(m.turn_start), m.created_at, m.body) for seq, m in zip(seqs, messages)],
+                [(session_id, seq, m.run_id, int(m.turn_start), m.created_at, m.body) for seq, m in zip(seqs, messages, strict=True)],
                 "many",
             )
         return seqs
