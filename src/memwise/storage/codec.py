@@ -69,7 +69,7 @@ def load_object(text: str | bytes, what: str) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=1)
-def _message_adapter() -> TypeAdapter[Any]:
+def _message_adapter() -> TypeAdapter[ModelMessage]:
     from pydantic import TypeAdapter
     from pydantic_ai.messages import ModelMessage
 
@@ -92,7 +92,7 @@ def encode_message(message: ModelMessage | dict[str, Any], what: str) -> tuple[s
         raise InvalidInputError(
             f"{what} is not a pydantic-ai ModelMessage (ModelRequest/ModelResponse): {exc}"
         ) from None
-    return text, is_turn_start(message)  # type: ignore[arg-type]  # a dict was validated into a message above
+    return text, is_turn_start(message)
 
 
 def is_turn_start(message: ModelMessage) -> bool:
