@@ -118,7 +118,7 @@ class Chat:
         from memwise.memory import background
 
         memory = self.agent.memory
-        if background.behind(memory) is None:
+        if memory is None or background.behind(memory) is None:
             return
         try:
             with ui.spinner(self.console, label):
@@ -133,15 +133,16 @@ class Chat:
         """The input prompt, saying quietly when memory is updating in the background."""
         from memwise.memory import background
 
-        state = background.behind(self.agent.memory)
+        state = background.behind(self.agent.memory) if self.agent.memory is not None else None
         note = {"updating": "memory updating… ", "retrying": "memory update failed, retrying… "}.get(state or "", "")
         return (f"[dim]{note}[/]" if note else "") + "[bold cyan]you>[/] "
 
     def _banner(self) -> None:
         name = getattr(self.agent.model, "model_name", type(self.agent.model).__name__)
         memory = self.agent.memory
-        kept = [label for label, on in (("history", memory.full_session_memory), ("summary", memory.summary_memory),
-                                         ("profile", memory.user_analysis_memory)) if on]
+        flags = () if memory is None else (("history", memory.full_session_memory), ("summary", memory.summary_memory),
+                                           ("profile", memory.user_analysis_memory))
+        kept = [label for label, on in flags if on]
         self.console.print(
             f"[bold]memwise chat[/] · session [cyan]{escape(self.session)}[/] · user [cyan]{escape(self.user)}[/] · "
             f"model [cyan]{escape(str(name))}[/] · memory: {', '.join(kept) or 'off'}\n[dim]/help for commands, /exit to leave[/]"

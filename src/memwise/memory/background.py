@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import functools
 import logging
 import threading
 import time
@@ -179,7 +180,7 @@ async def _after_failure(queue: _Queue, exc: Exception, attempt: int) -> bool:
             delay, queue.hurry = 0.0, False
         queue.retry_at = None if delay is None else time.monotonic() + delay
         queue.notify()
-        wake = queue.wake
+        wake = queue.wake or asyncio.Event()
     session = queue.memory.session_id
     if delay is None:
         logger.error(
@@ -310,9 +311,13 @@ def _cancel(storage: object, matches: Callable[[Memory], bool]) -> list[concurre
             if loop is _sync.running_loop() or _cannot_wait(queue):
                 continue
             future: concurrent.futures.Future[None] = concurrent.futures.Future()
-            queue.waiters.append((lambda queue=queue: queue.task is None, future))
+            queue.waiters.append((functools.partial(_ended, queue), future))
             ended.append(future)
     return ended
+
+
+def _ended(queue: _Queue) -> bool:
+    return queue.task is None
 
 
 async def status(memory: Memory) -> PendingUpdates:
@@ -378,7 +383,7 @@ def flush_all(timeout: float = EXIT_WAIT_SECONDS, *, storage: object | None = No
     missed = []
     for queue in waiting:
         remaining = deadline - time.monotonic()
-        loop = queue.loop if queue.alive() else _sync.shared_loop()
+        loop = queue.loop if queue.alive() and queue.loop is not None else _sync.shared_loop()
         try:
             if remaining <= 0:
                 raise TimeoutError("out of time")

@@ -26,6 +26,7 @@ from memwise.memory.save import MAX_SUMMARY_TURNS, update_profile
 from memwise.memory.summary import refresh_summary
 from memwise.memory.usage import UsageReport, add_counts, counts
 from memwise.memory.window import split_turns
+from memwise.storage.checks import SessionChanges
 from memwise.storage.records import Session
 from memwise.storage.turns import TurnStart
 
@@ -103,9 +104,11 @@ async def fold_summary(memory: Memory, model: Model, bill: Bill) -> None:
 
     async def attempt() -> None:
         session = await memory.storage.aget_session(memory.session_id)
+        if session is None:
+            return
         waiting = pending_of(session, SUMMARY)
         if not waiting:  # (made meanwhile by another process: a summary made here is still billed)
-            if session is not None and counts(bill.unbilled):
+            if counts(bill.unbilled):
                 await memory.storage.aupdate_session(
                     memory.session_id, expected_version=session.version, usage=bill.session_usage(session)
                 )
@@ -115,7 +118,7 @@ async def fold_summary(memory: Memory, model: Model, bill: Bill) -> None:
         summary = made.get(base)
         if summary is None or not summary.applies(waiting):
             summary = made[base] = await _summarise(memory, model, session, waiting, bill)
-        changes: dict = {"pending_turns": without(session, SUMMARY, summary.covers(waiting))}
+        changes: SessionChanges = {"pending_turns": without(session, SUMMARY, summary.covers(waiting))}
         if summary.text is not None:
             changes["summary"] = summary.text
         if summary.through is not None:
@@ -153,7 +156,7 @@ async def _summarise(memory: Memory, model: Model, session: Session, waiting: li
 async def fold_profile(memory: Memory, model: Model, bill: Bill) -> None:
     session = await memory.storage.aget_session(memory.session_id)
     waiting = pending_of(session, PROFILE)
-    if not waiting:
+    if not waiting or memory.user_id is None:
         return
     messages = await _messages_of(memory, waiting)
     start = TurnStart(session, profile=await memory.storage.aget_profile(memory.user_id))

@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from typing_extensions import Unpack
 
@@ -330,6 +330,12 @@ class Storage(Backend):
             raw.version += 1
             yield from self._put_record(raw, raw.version - 1)
 
+    @overload
+    def _p_get(self, kind: Literal["session"], key: str) -> Plan[Session | None]: ...
+    @overload
+    def _p_get(self, kind: Literal["run"], key: str) -> Plan[Run | None]: ...
+    @overload
+    def _p_get(self, kind: Literal["profile"], key: str) -> Plan[UserProfile | None]: ...
     def _p_get(self, kind: str, key: str) -> Plan[Any]:
         raw = yield from self._get_record(kind, key)
         return None if raw is None else from_raw(raw)
@@ -371,6 +377,14 @@ class Storage(Backend):
         items = [from_raw(raw) for raw in raws]
         return Page(items, f"{raws[-1].updated_at!r}|{raws[-1].key}" if more and raws else None)
 
+    @overload
+    def _p_update(
+        self, kind: Literal["session"], key: str, expected_version: int, changes: dict[str, Any], raw: RawRecord | None = None
+    ) -> Plan[Session]: ...
+    @overload
+    def _p_update(
+        self, kind: Literal["run"], key: str, expected_version: int, changes: dict[str, Any], raw: RawRecord | None = None
+    ) -> Plan[Run]: ...
     def _p_update(
         self, kind: str, key: str, expected_version: int, changes: dict[str, Any], raw: RawRecord | None = None
     ) -> Plan[Any]:
@@ -459,6 +473,10 @@ class Storage(Backend):
             raise AlreadyExistsError(f"run {run.run_id!r} exists already")
         return stored
 
+    @overload
+    def _p_lease(self, run_id: str, owner: str, ttl: float) -> Plan[Run]: ...
+    @overload
+    def _p_lease(self, run_id: str, owner: str, ttl: None) -> Plan[Run | None]: ...
     def _p_lease(self, run_id: str, owner: str, ttl: float | None) -> Plan[Run | None]:
         """Take (ttl given) or release (ttl None) a run's lease with a compare-and-set loop."""
         run_id = check_id(run_id, "run_id")
@@ -473,11 +491,10 @@ class Storage(Backend):
                     return None
                 run.lease_owner = run.lease_expires_at = None
             else:
-                held = run.lease_owner not in (None, owner) and (run.lease_expires_at or 0) > now
-                if held:
+                expires = run.lease_expires_at or 0.0
+                if run.lease_owner not in (None, owner) and expires > now:
                     raise LeaseHeldError(
-                        f"run {run_id!r} is being resumed by {run.lease_owner!r} "
-                        f"(lease expires in {run.lease_expires_at - now:.1f}s)"
+                        f"run {run_id!r} is being resumed by {run.lease_owner!r} (lease expires in {expires - now:.1f}s)"
                     )
                 run.lease_owner, run.lease_expires_at = owner, now + ttl
             run.version, run.updated_at = raw.version + 1, now
