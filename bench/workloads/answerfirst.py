@@ -118,5 +118,5 @@ def _row(section: Section, label: str, pause: float, result: dict, baseline: dic
     section.rows.append(row)
     section.raw.setdefault("times_ms", {})[f"{label} / pause {pause}"] = times
     print(f"  [answerfirst] {label:28} pause {pause:3.1f} s: do p50 {row['p50_ms']:8.1f} ms, p95 {row['p95_ms']:8.1f} ms "
-          f"(+{row['over_answer_p50_ms']:.1f} / +{row['over_answer_p95_ms']:.1f} ms over the answer), "
+          f"({row['over_answer_p50_ms']:+.1f} / {row['over_answer_p95_ms']:+.1f} ms against the answer), "
           f"caught up {row['caught_up_ms']:.0f} ms after the last turn", flush=True)
