@@ -17,6 +17,7 @@ import os
 import shutil
 import tempfile
 import time
+import uuid
 
 from bench.common import Mode, Section, need, p50, pct
 from bench.fake import memwise_models, user_prompt
@@ -80,7 +81,7 @@ def _measure(tmp: str, configs: tuple, turns: int, pause: float) -> dict[str, di
     answer_model, _ = memwise_models()
     agents = {}
     for label, summary, seconds, background in configs:
-        tag = f"{len(os.listdir(tmp))}"
+        tag = uuid.uuid4().hex[:8]  # each agent its own store and session
         storage = SqliteStorage(db_file=os.path.join(tmp, f"{tag}.db"))
         memory = Memory(
             storage, session_id=f"af-{tag}", user_id="bench-user", full_session_memory=True,
