@@ -54,7 +54,7 @@ def run(mode: Mode, section: Section) -> None:
     section.notes.append(
         f"Memory(history, summary, profile on) on SQLite; answer model instant, memory model {MEMORY_CALL_SECONDS:.0f} s per "
         f"call (two calls per turn: summary, profile; they run side by side in the background); {turns} turns per row, the first {WARM_UP} not counted (warm-up). "
-        f"'pause' = {PAUSE_SECONDS} s after every turn, the three agents taking turns round-robin so the machine's noise "
+        f"'pause' = {PAUSE_SECONDS} s after every turn, the agents taking turns round-robin so the machine's noise "
         "hits them alike; back to back, each agent alone. 'answer time' = the same agent with an instant memory model "
         "(what the answer itself costs: context, answer, storing the turn), and with history only; 'over the answer' "
         "compares each row with the first. 'caught up' = memory.flush() after the last turn (the wait left over)."
