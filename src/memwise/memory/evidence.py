@@ -1,7 +1,7 @@
 """Traits only from the user's own words: the check every extracted profile value must pass.
 
-The extraction model returns each value with `evidence`, quotes of the user's words. A value is
-kept only when the user's messages of the run support it: a quote that occurs in them (up to
+The extraction model returns its `evidence` (quotes of the user's words) with the values. A value
+is kept only when the user's messages of the run support it: a quote that occurs in them (up to
 case, punctuation and contractions) is checked first; a quote that does not (the assistant's
 words, a paraphrase) is discarded, and the user's own sentences are searched instead. What is
 stored as evidence is always the user's text. A sentence supports a value when:

@@ -1,7 +1,7 @@
 """User profiles: the default trait schema, custom and dynamic schemas, and patch/replace merging
 with per-field provenance (which run set a field, when, and the user's words that support it).
 
-Extraction asks for every value together with its evidence (quotes of the user's words); only
+Extraction asks first for evidence (the user's sentences, copied), then for the traits; only
 values that `memory.evidence` finds supported by the user's own messages are kept."""
 
 from __future__ import annotations
