@@ -1,8 +1,9 @@
 """SQL schema as an append-only list of migrations, applied once each and recorded in a table.
 
-Never edit a released migration: append a new one. `{records}`, `{messages}`, `{heads}` and
-`{migrations}` are replaced by the dialect's (possibly schema-qualified) table names, `{p}` by
-the bare table prefix used for index names.
+Never edit a released migration: append a new one. `{records}`, `{profiles}`, `{messages}`,
+`{heads}` and `{migrations}` are replaced by the dialect's (possibly schema-qualified) table
+names, `{p}` by the prefix of index names (`{q}` for the profiles table's). `{profiles}` is the
+records table unless `user_memory_table` names one (see PROFILES_TABLE).
 """
 
 from __future__ import annotations
@@ -37,6 +38,13 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX IF NOT EXISTS {p}messages_turns ON {messages} (session_id, seq) WHERE turn_start = 1",
         "CREATE TABLE IF NOT EXISTS {heads} (session_id TEXT PRIMARY KEY, last_seq BIGINT NOT NULL)",
     ],
+]
+
+#: A table of its own for profiles, created at setup when `user_memory_table` names one (else
+#: profiles live in the records table). A migration that changes the records table must change
+#: this table too (when it is another table).
+PROFILES_TABLE: list[str] = [  # migration 1's records table with its recent and user indexes
+    statement.replace("{records}", "{profiles}").replace("{p}", "{q}") for statement in MIGRATIONS[0][:3]
 ]
 
 MIGRATIONS_TABLE = "CREATE TABLE IF NOT EXISTS {migrations} (version INTEGER PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)"
