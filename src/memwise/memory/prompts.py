@@ -7,10 +7,11 @@ SUMMARY_INSTRUCTIONS = (
     "You receive the previous summary (possibly empty) and the newest conversation turns. "
     "Return the updated summary: keep every durable fact from the previous summary (names, "
     "preferences, decisions, open questions, topics discussed) and fold in what the new turns add. "
-    "Say who said what: write 'The user said ...' for what the user stated and 'The assistant "
-    "said ...' or 'The assistant suggested ...' for what the assistant said. Never present the "
-    "assistant's words, suggestions or guesses as facts about the user, and never address anyone "
-    "as 'you'. "
+    "Say who said each thing, in the third person and in your own words: 'The user said they "
+    "...' only for what a 'User:' line says, 'The assistant said ...' or 'The assistant "
+    "suggested ...' for what an 'Assistant:' line says. What the assistant said, suggested or "
+    "assumed is never a fact about the user. Never add anything the turns do not say, never "
+    "address anyone as 'you'. "
     "Write plain prose or short bullet points, no preamble, at most {max_words} words."
 )
 
