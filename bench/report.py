@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -209,12 +210,23 @@ def markdown(
                   f"{r['memory_tokens_per_turn']:,.0f} | {r['memory_calls_per_turn']:.1f} |")
         _unavailable(w, sec)
 
+    sec = sections.get("traits")
+    if sec:
+        from bench.workloads import traits
+
+        w("## 5. Profiles hold only what the user said; summaries say who said what (issue 16)")
+        w("")
+        _notes(w, sec)
+        traits.render(w, sec, facts)
+        _unavailable(w, sec)
+
     w("## How to run")
     w("")
     w("```")
     w("python -m bench --quick            # < 2 minutes on a quiet machine (first run also installs the peers)")
     w("python -m bench                    # full: < 20 minutes")
-    w("python -m bench --only peers       # one workload: overhead, tokens, concurrency, peers, profile")
+    w("python -m bench --only peers       # one workload: overhead, tokens, concurrency, peers, traits, profile")
+    w("python -m bench --only traits --local   # traits also on the real local model (slow)")
     w("python -m bench --publish          # also copy this file to bench/RESULTS.md")
     w("```")
     w("")
@@ -276,3 +288,25 @@ def plot(sections: dict[str, Section], path: Path) -> bool:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return True
+
+
+def splice(published: str, fresh: str, headings: list[str]) -> str:
+    """`published` with the sections of `fresh` that start with one of `headings` put in place
+    (replacing the same section, or inserted before "## How to run"), the rest kept."""
+    def blocks(text: str) -> list[str]:
+        return re.split(r"(?m)^(?=## )", text)
+
+    new = {h: b for b in blocks(fresh) for h in headings if b.startswith(h)}
+    out, placed = [], set()
+    for block in blocks(published):
+        heading = next((h for h in headings if block.startswith(h)), None)
+        if heading in new:
+            out.append(new[heading])
+            placed.add(heading)
+            continue
+        if block.startswith("## How to run"):
+            out += [new[h] for h in headings if h in new and h not in placed]
+            placed |= set(new)
+        out.append(block)
+    out += [new[h] for h in headings if h in new and h not in placed]
+    return "".join(out)
