@@ -299,14 +299,14 @@ def splice(published: str, fresh: str, headings: list[str]) -> str:
     new = {h: b for b in blocks(fresh) for h in headings if b.startswith(h)}
     out, placed = [], set()
     for block in blocks(published):
+        if block.startswith("## How to run"):  # sections new to the file go before it
+            out += [new[h] for h in headings if h in new and h not in placed and not h.startswith("## How to run")]
+            placed |= {h for h in new if not h.startswith("## How to run")}
         heading = next((h for h in headings if block.startswith(h)), None)
         if heading in new:
             out.append(new[heading])
             placed.add(heading)
             continue
-        if block.startswith("## How to run"):
-            out += [new[h] for h in headings if h in new and h not in placed]
-            placed |= set(new)
         out.append(block)
     out += [new[h] for h in headings if h in new and h not in placed]
     return "".join(out)

@@ -234,7 +234,8 @@ def run(mode: Mode, section: Section) -> None:
         models.append(("local (qwen2.5-coder-1.5b)", "local", (False,)))
     section.notes.append(
         "Profiles: the demo + 21 conversations with fixed assistant replies, one run per user turn; every stored "
-        "value is checked against hand-written gold (bench/traits_cases.py). Summaries: 4 conversations, local model only."
+        "value is checked against hand-written gold (bench/traits_cases.py). Summaries: 4 conversations, local model only. "
+        "The local model is real (not a fake): its numbers vary from run to run."
     )
     for label, model, schemas in models:
         for dynamic in schemas:
@@ -281,7 +282,7 @@ def render(w, section: Section, facts: dict[str, Any]) -> None:
     before = f"before (git {base_facts.get('git', '?')})"
     w(f"- Run {section.when or facts.get('date')}: {facts.get('cpu', '?')}, {facts.get('cpu_count')} cores, "
       f"load {facts.get('load_average')}; git {facts.get('git', '?')}. Baseline: {base_facts.get('date', 'none')}, "
-      f"git {base_facts.get('git', '?')}, same machine (`bench/traits_baseline.json`).")
+      f"git {base_facts.get('git', '?')} (before the evidence check), same machine (`bench/traits_baseline.json`).")
     w("")
     profiles = [r for r in section.rows if r["kind"] == "profile"]
     if profiles:
