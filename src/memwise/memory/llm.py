@@ -12,8 +12,11 @@ from pydantic_ai.usage import RunUsage
 T = TypeVar("T")
 
 
-async def ask(model: Model, *, instructions: str, prompt: str, output_type: type[T] | Any = str) -> tuple[T, RunUsage]:
-    """One memory sub-agent call: no tools, no history. Returns (output, usage of the call)."""
+async def ask(
+    model: Model, *, instructions: str, prompt: str, output_type: type[T] | Any = str, max_tokens: int | None = None
+) -> tuple[T, RunUsage]:
+    """One memory sub-agent call: no tools, no history, at most `max_tokens` generated when given.
+    Returns (output, usage of the call)."""
     agent = _PAAgent(model, instructions=instructions, output_type=output_type, name="memwise-memory")
-    result = await agent.run(prompt)
+    result = await agent.run(prompt, model_settings={"max_tokens": max_tokens} if max_tokens else None)
     return result.output, result.usage

@@ -7,12 +7,12 @@ SUMMARY_INSTRUCTIONS = (
     "You receive the previous summary (possibly empty) and the newest conversation turns. "
     "Return the updated summary: keep every durable fact from the previous summary (names, "
     "preferences, decisions, open questions, topics discussed) and fold in what the new turns add. "
-    "Say who said each thing, in the third person and in your own words: 'The user said they "
-    "...' only for what a 'User:' line says, 'The assistant said ...' or 'The assistant "
-    "suggested ...' for what an 'Assistant:' line says. What the assistant said, suggested or "
-    "assumed is never a fact about the user. Never add anything the turns do not say, never "
-    "address anyone as 'you'. "
-    "Write plain prose or short bullet points, no preamble, at most {max_words} words."
+    "Start every point with 'The user' or 'The assistant', in the third person and in your own "
+    "words. A point that starts with 'The user' holds only what a 'User:' line says; what an "
+    "'Assistant:' line says, suggests or assumes goes in a point that starts with 'The "
+    "assistant' (e.g. 'The assistant suggested ...'), never as a fact about the user. Never add "
+    "anything the turns do not say, never address anyone as 'you'. "
+    "Write short bullet points, no preamble, at most {max_words} words."
 )
 
 SUMMARY_PROMPT = "Previous summary:\n{previous}\n\nNew conversation turns:\n{turns}"
