@@ -60,12 +60,14 @@ ASSUMED = re.compile(r"\byou (?:love|like|prefer|use) (\w+)", re.I)
 
 def inventing(prompt: str, info: AgentInfo) -> dict[str, Any]:
     """A trait extraction that invents on purpose (a `trait_overrides`): what the user stated, with
-    the right quotes, plus the demo's invented traits citing the user's first sentence and words
-    nobody wrote, plus what the assistant assumed ("you love hiking") citing the assistant."""
+    the right quotes (a skill filed as an interest too, as the local model did), plus the demo's
+    invented traits citing the user's first sentence and words nobody wrote, plus what the
+    assistant assumed ("you love hiking") citing the assistant."""
     before, _, user = prompt.partition("Recent messages from the user:")
     first = next((line[2:] for line in user.splitlines() if line.startswith("- ")), "")
     fields = {"role": "expertise", "likes": "interests", "lives": "location"}
     claims = [(fields.get(key, key), value) for key, value, _ in stated(user)]
+    claims += [("interests", value) for key, value, _ in stated(user) if key == "role"]  # smeared over fields
     quotes = [quote for _, _, quote in stated(user)] + [first]
     for field_name, values in INVENTED.items():
         claims += [(field_name, value) for value in (values if isinstance(values, list) else [values])]

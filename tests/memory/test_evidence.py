@@ -89,3 +89,13 @@ def test_known_values_need_no_new_evidence() -> None:
     assert kept("Nothing new today.", "Alice", "", field="name", known="Alice") == "Alice"
     assert kept("Nothing new today.", ["Python", "Go"], "", field="expertise", known=["Python"]) == ["Python"]
     assert kept("Nothing new today.", "Bob", "", field="name", known="Alice") is None
+
+
+def test_one_sentence_states_a_value_once() -> None:
+    """The same value from the same words under a later field is a model smearing one statement
+    over several traits ("interests: Python" from "I'm a Python developer")."""
+    said = {"occupation": ("Python developer", [DEMO]), "expertise": (["Python"], [DEMO]), "interests": (["Python"], [DEMO])}
+    assert list(ground(said, UserWords.of([DEMO]))) == ["occupation", "expertise"]
+    both = UserWords.of([DEMO + ". I love Python."])
+    found = ground({"expertise": (["Python"], [DEMO]), "interests": (["Python"], ["I love Python"])}, both)
+    assert found["interests"].evidence == ["I love Python"]

@@ -12,7 +12,8 @@ stored as evidence is always the user's text. A sentence supports a value when:
 - the sentence says it about the user: the nearest person before the value (else after it) is
   "I / my / we", not "my wife", "she" or "they";
 - it is a statement, not a question ("Is Rust faster?") or a hypothetical ("If I were a manager");
-- its polarity matches: "I don't like Java" supports "dislikes Java", never "Java".
+- its polarity matches: "I don't like Java" supports "dislikes Java", never "Java";
+- it was not used for the same value under an earlier field (one statement, one trait).
 
 Everything here is deterministic; a model that invents cannot get a value past it.
 """
@@ -171,34 +172,39 @@ def ground(
     found: Mapping[str, tuple[Any, Sequence[str]]], user: UserWords, known: Mapping[str, Any] | None = None
 ) -> dict[str, Evidenced]:
     """Keep of `found` (field -> (value, quotes)) what the user's words support. A list keeps its
-    supported items; a value already in the profile (`known`) passes (it was checked when stored)."""
+    supported items; a value already in the profile (`known`) passes (it was checked when stored).
+    One sentence states a value once: the same value from the same words under a later field
+    ("I'm a Python developer" -> expertise Python, and interests Python) is dropped there."""
     known = known or {}
+    stated: set[tuple[str, str]] = set()
     kept: dict[str, Evidenced] = {}
     for field, (value, quotes) in found.items():
-        checked = _ground_value(field, value, list(quotes or []), user, known.get(field))
+        checked = _ground_value(field, value, list(quotes or []), user, known.get(field), stated)
         if checked is not None:
             kept[field] = checked
     return kept
 
 
-def _ground_value(field: str, value: Any, quotes: list[str], user: UserWords, known: Any) -> Evidenced | None:
+def _ground_value(
+    field: str, value: Any, quotes: list[str], user: UserWords, known: Any, stated: set[tuple[str, str]]
+) -> Evidenced | None:
     negative = is_negative(field.replace("_", " "))
-    if isinstance(value, list):
-        old = known if isinstance(known, list) else []
-        items, evidence = [], []
-        for item in value:
-            if _same_as_any(item, old):
-                items.append(item)
-                continue
-            quote = _leaf_support(field, item, quotes, user, negative)
-            if quote is not None:
-                items.append(item)
-                evidence.append(quote)
-        return Evidenced(items, _unique(evidence)) if items else None
-    if known is not None and _same_as_any(value, [known]):
-        return Evidenced(value, [])
-    quote = _leaf_support(field, value, quotes, user, negative)
-    return None if quote is None else Evidenced(value, [quote])
+    old = known if isinstance(known, list) else [] if known is None else [known]
+    items, evidence = [], []
+    for item in value if isinstance(value, list) else [value]:
+        if _same_as_any(item, old):
+            items.append(item)
+            continue
+        quote = _leaf_support(field, item, quotes, user, negative)
+        said = (" ".join(words_of(str(item))), quote or "")
+        if quote is None or (isinstance(item, (str, int, float)) and not isinstance(item, bool) and said in stated):
+            continue
+        stated.add(said)
+        items.append(item)
+        evidence.append(quote)
+    if not items:
+        return None
+    return Evidenced(items if isinstance(value, list) else items[0], _unique(evidence))
 
 
 def _leaf_support(field: str, value: Any, quotes: list[str], user: UserWords, negative: bool) -> str | None:
