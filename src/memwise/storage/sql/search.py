@@ -9,7 +9,8 @@ having ANY of its words (natural-language questions rarely share every word with
   `ts_rank_cd` (cover density: no idf, so the engine above should not rely on rare words
   ranking first there).
 
-The scope joins the session records: one session, or every session whose owner is the user.
+The scope is one session, or every session whose owner is the user (SQLite keeps the owner with
+each indexed row; PostgreSQL looks the user's sessions up in the records).
 """
 
 from __future__ import annotations
@@ -25,27 +26,30 @@ if TYPE_CHECKING:
 #: Old messages indexed per transaction by the backfill (an interrupted run keeps its batches).
 BACKLOG_BATCH = 500
 
-_COLUMNS = "m.session_id, m.seq, m.run_id, m.turn_start, m.created_at, m.body, m.search_text"
-_MATCH = {
+# The best `limit` (session_id, seq, score) of the scope first, then only their messages' bodies.
+_TOP = {
     "sqlite": (
-        f"SELECT {_COLUMNS}, -bm25({{search}}) FROM {{search}}"
-        " JOIN {search_rows} r ON r.id = {search}.rowid"
-        " JOIN {messages} m ON m.session_id = r.session_id AND m.seq = r.seq"
-        " JOIN {records} s ON s.kind = 'session' AND s.key = m.session_id"
-        " WHERE {search} MATCH ?"
+        "SELECT r.session_id, r.seq, -bm25({search}) AS score FROM {search} JOIN {search_rows} r ON r.id = {search}.rowid"
+        " WHERE {search} MATCH ?{scope} ORDER BY score DESC, r.session_id, r.seq LIMIT ?"
     ),
     "postgresql": (
-        f"SELECT {_COLUMNS}, ts_rank_cd(m.search_vector, q.query) AS score"
+        "SELECT m.session_id, m.seq, ts_rank_cd(m.search_vector, q.query) AS score"
         " FROM (SELECT replace(plainto_tsquery('english'::regconfig, ?)::text, '&', '|')::tsquery AS query) AS q"
-        " JOIN {messages} m ON m.search_vector @@ q.query"
-        " JOIN {records} s ON s.kind = 'session' AND s.key = m.session_id"
-        " WHERE TRUE"
+        " JOIN {messages} m ON m.search_vector @@ q.query{scope} ORDER BY score DESC, m.session_id, m.seq LIMIT ?"
     ),
 }
-_ORDER = {
-    "sqlite": " ORDER BY bm25({search}), m.session_id, m.seq LIMIT ?",
-    "postgresql": " ORDER BY score DESC, m.session_id, m.seq LIMIT ?",
+_SCOPE = {
+    "sqlite": {"session_id": " AND r.session_id = ?", "user_id": " AND r.owner = ?"},
+    "postgresql": {
+        "session_id": " AND m.session_id = ?",
+        "user_id": " AND m.session_id IN (SELECT key FROM {records} WHERE kind = 'session' AND user_id = ?)",
+    },
 }
+_HITS = (
+    "SELECT m.session_id, m.seq, m.run_id, m.turn_start, m.created_at, m.body, m.search_text, top.score"
+    " FROM ({top}) AS top JOIN {{messages}} m ON m.session_id = top.session_id AND m.seq = top.seq"
+    " ORDER BY top.score DESC, m.session_id, m.seq"
+)
 #: PostgreSQL backfills from several processes at once without waiting on each other's rows.
 _BACKLOG_LOCK = {"sqlite": "", "postgresql": " FOR UPDATE SKIP LOCKED"}
 
@@ -58,15 +62,13 @@ class SqlSearch:
         def _sql(self, text: str, params: Any = (), fetch: str = "all") -> Plan[Any]: ...
 
     def _search_messages(self, query: SearchQuery) -> Plan[list[RawHit]]:
-        text = _MATCH[self.dialect]
-        params: list[Any] = [_fts5_query(query) if self.dialect == "sqlite" else query.text]
-        if query.session_id is not None:
-            text += " AND m.session_id = ?"
-            params.append(query.session_id)
-        if query.user_id is not None:
-            text += " AND s.user_id = ?"
-            params.append(query.user_id)
-        rows = yield from self._sql(text + _ORDER[self.dialect], (*params, query.limit))
+        scope, params = "", [_fts5_query(query) if self.dialect == "sqlite" else query.text]
+        for name in ("session_id", "user_id"):
+            if getattr(query, name) is not None:
+                scope += _SCOPE[self.dialect][name]
+                params.append(getattr(query, name))
+        top = _TOP[self.dialect].replace("{scope}", scope)
+        rows = yield from self._sql(_HITS.format(top=top), (*params, query.limit))
         return [RawHit(row[0], row[7], RawMessage(*row[1:7])) for row in rows]
 
     def _index_backlog(self) -> Plan[int]:
