@@ -15,7 +15,7 @@ from memwise.memory.budget import estimate_tokens, messages_tokens
 from memwise.memory.cache import turn_key
 from memwise.memory.context import render_context
 from memwise.memory.window import clean_turn, flatten
-from memwise.storage.base import TurnStart
+from memwise.storage.turns import TurnStart
 from memwise.storage.records import StoredMessage
 
 if TYPE_CHECKING:
