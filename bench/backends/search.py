@@ -88,14 +88,14 @@ def store(name: str) -> Iterator[Any]:
 @contextmanager
 def without_indexing() -> Iterator[None]:
     """Appends store search_text "" (no index entry), everything else unchanged."""
-    import memwise.storage.base as base
+    import memwise.storage.checks as checks
 
-    original = base.search_text
-    base.search_text = lambda message: ""
+    original = checks.search_text
+    checks.search_text = lambda message: ""
     try:
         yield
     finally:
-        base.search_text = original
+        checks.search_text = original
 
 
 def measure(name: str, data: list[dict[str, Any]], total: int, ops: int, dim: int) -> list[str]:

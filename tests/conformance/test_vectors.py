@@ -1,4 +1,6 @@
-"""Dense vectors per message: stored with their session, scoped like search, gone with deletes."""
+"""Dense vectors per message: stored with their session, scoped like search, gone with deletes.
+
+Vectors come back as array("f"): `listed` turns them into lists to compare."""
 
 from __future__ import annotations
 
@@ -12,6 +14,10 @@ from memwise.storage.contract import RecordQuery
 from memwise.storage.vectors import KIND
 
 M = "test-embedder"
+
+
+async def listed(read) -> list:
+    return [(sid, seq, list(vector)) for sid, seq, vector in await read]
 
 
 def vec(i: int, dim: int = 4) -> list[float]:
@@ -28,12 +34,12 @@ async def test_vectors_round_trip_by_session_and_user(api):
     assert await api.put_vectors("s2", M, [(1, vec(7))]) == 1
     await api.put_vectors("b1", M, [(1, vec(9))])
     await api.put_vectors("s1", "other-model", [(1, vec(5))])
-    assert await api.read_vectors(M, session_id="s1") == [("s1", 1, vec(1)), ("s1", 2, vec(2)), ("s1", 3, vec(3))]
-    assert await api.read_vectors(M, user_id="u1") == [
+    assert await listed(api.read_vectors(M, session_id="s1")) == [("s1", 1, vec(1)), ("s1", 2, vec(2)), ("s1", 3, vec(3))]
+    assert await listed(api.read_vectors(M, user_id="u1")) == [
         ("s1", 1, vec(1)), ("s1", 2, vec(2)), ("s1", 3, vec(3)), ("s2", 1, vec(7)),
     ]
-    assert await api.read_vectors("other-model", user_id="u1") == [("s1", 1, vec(5))]
-    assert await api.read_vectors(M, user_id="u2") == [("b1", 1, vec(9))]
+    assert await listed(api.read_vectors("other-model", user_id="u1")) == [("s1", 1, vec(5))]
+    assert await listed(api.read_vectors(M, user_id="u2")) == [("b1", 1, vec(9))]
     assert await api.read_vectors(M, session_id="b1", user_id="u1") == []  # not u1's
     assert await api.read_vectors(M, user_id="nobody") == []
 
@@ -45,10 +51,11 @@ async def test_vectors_put_again_replace_the_earlier_ones(api):
     await api.put_vectors("s1", M, [(1, vec(8)), (2, vec(9))])  # the same batch again
     await asyncio.sleep(0.01)
     await api.put_vectors("s1", M, [(2, vec(4))])  # an overlapping one
-    assert await api.read_vectors(M, session_id="s1") == [("s1", 1, vec(8)), ("s1", 2, vec(4))]
+    assert await listed(api.read_vectors(M, session_id="s1")) == [("s1", 1, vec(8)), ("s1", 2, vec(4))]
     big = [float(x) / 7 for x in range(384)]
     await api.put_vectors("s1", "big", [(5, big)])
     (_, _, got), = await api.read_vectors("big", session_id="s1")
+    assert got.typecode == "f" and memoryview(got).nbytes == 384 * 4  # numpy takes it without a copy
     assert len(got) == 384 and all(abs(a - b) <= 1e-6 * max(1.0, abs(b)) for a, b in zip(got, big))  # float32
 
 

@@ -15,7 +15,7 @@ brings back vectors that a delete racing a put left behind. `delete_session`, `f
 
 from __future__ import annotations
 
-import base64
+import binascii
 import math
 import time
 from array import array
@@ -35,8 +35,10 @@ if TYPE_CHECKING:
 
 KIND = "vectors"
 _PAGE = 1000
-#: (session_id, seq, vector), as read_vectors returns them.
-Vector = tuple[str, int, list[float]]
+#: (session_id, seq, vector), as read_vectors returns them. A vector is an `array("f")`: a sequence
+#: of floats that numpy takes without a copy (`numpy.asarray`); turning 10k vectors of 384
+#: numbers into lists would cost more than the whole read (measured: 112 ms of 390 ms).
+Vector = tuple[str, int, "array[float]"]
 
 
 class Vectors:
@@ -60,7 +62,8 @@ class Vectors:
 
     def read_vectors(self, model_name: str, *, user_id: str | None = None, session_id: str | None = None) -> list[Vector]:
         """Every `(session_id, seq, vector)` of `model_name` in one session (`user_id`'s, when
-        given too) or in every session of `user_id`, ordered by session and seq."""
+        given too) or in every session of `user_id`, ordered by session and seq. Each vector is
+        an `array("f")` (float32 numbers; `list(vector)` for a list)."""
         return self._sync(self._p_read_vectors(*_scope(model_name, user_id, session_id)), write=False)
 
     async def aread_vectors(
@@ -103,13 +106,13 @@ class Vectors:
 
 
 def _pack(vector: list[float]) -> str:
-    return base64.b64encode(array("f", vector).tobytes()).decode("ascii")
+    return binascii.b2a_base64(array("f", vector).tobytes(), newline=False).decode("ascii")
 
 
-def _unpack(packed: str) -> list[float]:
+def _unpack(packed: str) -> array[float]:
     values = array("f")
-    values.frombytes(base64.b64decode(packed))
-    return values.tolist()
+    values.frombytes(binascii.a2b_base64(packed))
+    return values
 
 
 # ==================================================================== argument checks
