@@ -6,6 +6,7 @@ block; history fills the rest of the budget with the newest whole user turns.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -15,8 +16,8 @@ from memwise.memory.budget import estimate_tokens, messages_tokens
 from memwise.memory.cache import turn_key
 from memwise.memory.context import render_context
 from memwise.memory.window import clean_turn, flatten
-from memwise.storage.turns import TurnStart
 from memwise.storage.records import StoredMessage
+from memwise.storage.turns import TurnStart
 
 if TYPE_CHECKING:
     from memwise.memory.memory import Memory
@@ -82,7 +83,7 @@ async def read_turns(memory: Memory, budget: int, stored: list[StoredMessage]) -
         kept: list[list[ModelMessage]] = []
         used, full = 0, False
         for group in reversed(groups):
-            turn, cost = memory.turns.get(turn_key(group, feed), lambda group=group: shape(group))
+            turn, cost = memory.turns.get(turn_key(group, feed), functools.partial(shape, group))
             if used + cost > budget:
                 full = True
                 break

@@ -92,14 +92,15 @@ class Searchable:
             if raw is None:
                 index.drop([query.session_id])
             records = [raw] if raw is not None and query.user_id in (None, raw.user_id) else []
+            scope = [Scope(raw.key, raw.user_id, created_at(raw)) for raw in records]
         else:
             records = yield from self._p_sessions_of(query.user_id)
-        scope = [Scope(raw.key, raw.user_id, created_at(raw)) for raw in records]
-        if query.session_id is None:
-            index.drop(index.owned_by(query.user_id) - {item.session_id for item in scope})  # deleted
+            scope = [Scope(raw.key, raw.user_id, created_at(raw)) for raw in records]
+            if query.user_id is not None:  # always, in this scope: drop the user's deleted sessions
+                index.drop(index.owned_by(query.user_id) - {item.session_id for item in scope})
         after = index.positions(scope)
         logs = yield from gather(*(self._read_messages(item.session_id, after[item.session_id], None, None) for item in scope))
-        for item, messages in zip(scope, logs):
+        for item, messages in zip(scope, logs, strict=True):
             index.add(item, messages)
         return index.search([item.session_id for item in scope], query.terms, query.limit)
 

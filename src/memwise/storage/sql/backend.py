@@ -13,7 +13,7 @@ from typing import Any, Literal
 from memwise.storage.base import Storage
 from memwise.storage.contract import RawMessage, RawRecord, RecordQuery
 from memwise.storage.options import table_name
-from memwise.storage.plan import Plan
+from memwise.storage.plan import Plan, nothing
 from memwise.storage.sql.schema import MIGRATIONS, MIGRATIONS_TABLE, PROFILES_TABLE
 from memwise.storage.sql.search import SqlSearch
 
@@ -72,8 +72,7 @@ class SqlBackend(SqlSearch, Storage):
 
     def _setup_lock(self) -> Plan[None]:
         """Serialize concurrent schema setup across processes (dialects that need it)."""
-        return
-        yield
+        return nothing()
 
     # ---- schema ------------------------------------------------------------------------------
     def _setup(self) -> Plan[None]:
@@ -83,11 +82,9 @@ class SqlBackend(SqlSearch, Storage):
         applied = (row[0] if row else None) or 0
         for version, statements in enumerate(MIGRATIONS[applied:], start=applied + 1):
             for statement in statements:
-                if isinstance(statement, dict):
-                    statement = statement.get(self.dialect)
-                    if statement is None:
-                        continue
-                yield from self._sql(statement, fetch="rowcount")
+                text = statement.get(self.dialect) if isinstance(statement, dict) else statement
+                if text is not None:  # None: a statement for another dialect
+                    yield from self._sql(text, fetch="rowcount")
             yield from self._sql("INSERT INTO {migrations} (version, applied_at) VALUES (?, ?)", (version, time.time()), "rowcount")
         if self.tables["profiles"] != self.tables["records"]:
             for statement in PROFILES_TABLE:
@@ -119,7 +116,8 @@ class SqlBackend(SqlSearch, Storage):
         return (yield from self._sql(f"DELETE FROM {self._records(kind)} WHERE kind = ? AND key = ?", (kind, key), "rowcount")) == 1
 
     def _query_records(self, query: RecordQuery) -> Plan[list[RawRecord]]:
-        where, params = ["kind = ?"], [query.kind]
+        where: list[str] = ["kind = ?"]
+        params: list[Any] = [query.kind]
         for name in ("user_id", "agent_id", "session_id"):
             if getattr(query, name) is not None:
                 where.append(f"{name} = ?")
@@ -161,7 +159,7 @@ class SqlBackend(SqlSearch, Storage):
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
                     (session_id, seq, m.run_id, int(m.turn_start), m.created_at, m.body, m.search_text)
-                    for seq, m in zip(seqs, messages)
+                    for seq, m in zip(seqs, messages, strict=True)
                 ],
                 "many",
             )
