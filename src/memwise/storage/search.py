@@ -113,8 +113,10 @@ class Searchable:
         yield  # unreachable: only makes this function a generator
 
     def _search_index(self) -> LocalIndex:
-        index = self.__dict__.get("_local_index")
-        return index if index is not None else self.__dict__.setdefault("_local_index", LocalIndex())
+        index: LocalIndex | None = self.__dict__.get("_local_index")
+        if index is None:  # setdefault: two threads making one at once keep the same
+            index = self.__dict__.setdefault("_local_index", LocalIndex())
+        return index
 
     def _forget_indexed(self, session_id: str) -> None:
         """Drop a deleted session from this process's index at once (others drop it when they next

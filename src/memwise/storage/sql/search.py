@@ -30,7 +30,7 @@ from memwise.storage.contract import RawHit, RawMessage, SearchQuery
 from memwise.storage.search_text import search_text_of_body
 
 if TYPE_CHECKING:
-    from memwise.storage.plan import Plan
+    from memwise.storage.sql.backend import Fetch, SqlPlan
 
 #: Old messages indexed per transaction by the backfill (an interrupted run keeps its batches).
 BACKLOG_BATCH = 500
@@ -99,9 +99,9 @@ class SqlSearch:
     dialect: str
     messages_table: str
     if TYPE_CHECKING:
-        def _sql(self, text: str, params: Any = (), fetch: str = "all") -> Plan[Any]: ...
+        def _sql(self, text: str, params: Any = (), fetch: Fetch = "all") -> SqlPlan[Any]: ...
 
-    def _search_messages(self, query: SearchQuery) -> Plan[list[RawHit]]:
+    def _search_messages(self, query: SearchQuery) -> SqlPlan[list[RawHit]]:
         if self.dialect == "sqlite":
             params: list[Any] = [_fts5_query(query)]
         else:
@@ -116,7 +116,7 @@ class SqlSearch:
         rows = yield from self._sql(_HITS.format(top=top), (*params, query.limit))
         return [RawHit(row[0], row[7], RawMessage(*row[1:7])) for row in rows]
 
-    def _p_lexeme_stats(self) -> Plan[LexemeStats]:
+    def _p_lexeme_stats(self) -> SqlPlan[LexemeStats]:
         """PostgreSQL's statistics of the search column, cached for COMMON_TTL (a table not yet
         analyzed has none: asked again sooner)."""
         cached: LexemeStats | None = self.__dict__.get("_lexeme_stats")
@@ -130,7 +130,7 @@ class SqlSearch:
         self.__dict__["_lexeme_stats"] = stats
         return stats
 
-    def _index_backlog(self) -> Plan[int]:
+    def _index_backlog(self) -> SqlPlan[int]:
         """Index up to BACKLOG_BATCH messages stored before search existed (search_text NULL):
         the to-do list is the data itself, so an interrupted backfill resumes where it stopped."""
         rows = yield from self._sql(
