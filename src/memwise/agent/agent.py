@@ -29,6 +29,7 @@ from memwise.memory._sync import run_sync, sync_twin
 from memwise.memory.context import join_instructions
 from memwise.memory.errors import SessionAccessError
 from memwise.memory.memory import Memory
+from memwise.memory.recall import tools as recall_tools
 from memwise.memory.run import MemoryRun
 from memwise.memory.save import history_stored
 from memwise.models import resolve_model
@@ -74,7 +75,7 @@ class Agent:
         self.name = name
         self.metadata = dict(metadata or {})
         self.lease_ttl = float(lease_ttl)
-        pa_tools, self._specs = build_tools(self.tools)
+        pa_tools, self._specs = build_tools([*self.tools, *recall_tools(memory)])
         self._task_tools: dict[str, Any] = {}  # per-task tools by name, so this Agent can resume their runs
         self._output_types: dict[str, Any] = {}
         self._own_store: Any = None  # runs of an Agent without memory (resumable in this process only)
@@ -234,7 +235,7 @@ class Agent:
         """Fit what memory read into the context, and compose the run's instructions."""
         context = None
         if state.mrun is not None:
-            loaded = await state.mrun.open()
+            loaded = await state.mrun.open(state.point.prompt)
             state.point.history, context = loaded.history, loaded.context
         state.point.instructions = join_instructions(self.system_prompt, context, state.point.task_context)
 

@@ -1,0 +1,55 @@
+"""Recall: from a query to the stored messages worth showing the model, best first.
+
+First stage: the backend's lexical search (`storage.asearch_messages`, the top FIRST_STAGE hits
+in the scope). Then, in Python and the same for every backend: the session prior, fusion with a
+dense ranking when an embedder is set, the neighbours of the best hits, and packing into the
+token budget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from memwise.recall.block import pack, render
+from memwise.recall.neighbours import with_neighbours
+from memwise.recall.prior import with_session_prior
+from memwise.recall.query import search_words
+from memwise.recall.recalled import Recalled, from_hit
+
+#: Hits the first stage asks the backend for: enough for the priors to re-rank, few enough to be cheap.
+FIRST_STAGE = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Whose messages to search: every session of `user_id`, or only `session_id`."""
+
+    user_id: str | None = None
+    session_id: str | None = None
+
+    def search_args(self) -> dict[str, Any]:
+        return {"user_id": self.user_id, "session_id": self.session_id}
+
+
+async def ranked(storage: Any, query: str, scope: Scope, *, limit: int = FIRST_STAGE,
+                 skip: Callable[[Recalled], bool] | None = None) -> list[Recalled]:
+    """The messages matching `query` in `scope`, best first (lexical with the session prior)."""
+    hits = await storage.asearch_messages(search_words(query), limit=limit, **scope.search_args())
+    items = [from_hit(hit, score) for hit, score in with_session_prior(hits)]
+    return [item for item in items if skip is None or not skip(item)]
+
+
+async def recall(storage: Any, query: str, scope: Scope, max_tokens: int, *,
+                 skip: Callable[[Recalled], bool] | None = None) -> list[Recalled]:
+    """The messages recall puts in a block of `max_tokens` for `query`, in rank order.
+    `skip` drops messages the model sees anyway (the run's history window)."""
+    items = await ranked(storage, query, scope, skip=skip)
+    return pack(await with_neighbours(storage, items, max_tokens, skip=skip), max_tokens)
+
+
+async def recall_context(storage: Any, query: str, scope: Scope, max_tokens: int, *,
+                         skip: Callable[[Recalled], bool] | None = None) -> str:
+    """The recall block for `query` ("" when nothing matches)."""
+    return render(await recall(storage, query, scope, max_tokens, skip=skip))
