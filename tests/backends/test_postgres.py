@@ -19,6 +19,7 @@ import pytest
 from memwise.errors import ConfigurationError, StorageError, StorageUnavailableError
 from memwise.storage.contract import RawMessage, RecordQuery
 from memwise.storage.plan import drive
+from memwise.storage.sql.schema import MIGRATIONS
 from tests.conformance.messages import turn
 from tests.support import postgres_backend
 from tests.support.recipe import BackendUnavailable, in_ci
@@ -261,7 +262,7 @@ def test_concurrent_setup_of_a_new_schema_does_not_collide(admin: Any, url: str,
     for storage in storages:
         storage.close()
     assert errors == []
-    assert admin.execute(f'SELECT count(*) FROM "{schema}".memwise_migrations').fetchone()[0] == 1
+    assert admin.execute(f'SELECT count(*) FROM "{schema}".memwise_migrations').fetchone()[0] == len(MIGRATIONS)
     assert admin.execute(f'SELECT count(*) FROM "{schema}".memwise_records WHERE kind = %s', ("session",)).fetchone()[0] == count
 
 

@@ -36,6 +36,8 @@ from memwise.storage.records import (
     StoredMessage,
     UserProfile,
 )
+from memwise.storage.search import Searchable
+from memwise.storage.search_text import search_text_of_body
 
 if TYPE_CHECKING:
     from pydantic_ai.messages import ModelMessage
@@ -117,7 +119,7 @@ _KINDS: dict[str, tuple[type, str, tuple[str, ...]]] = {
 _BATCH = 200
 
 
-class Storage(Backend):
+class Storage(Searchable, Backend):
     """Base class of every storage. Every method has an async twin named with an `a` prefix."""
 
     _opened = False
@@ -336,12 +338,16 @@ class Storage(Backend):
     def _sync(self, plan: Plan[T], write: bool) -> T:
         if not self._opened:
             self._run(self._p_open(), write=True)
+            while self._run(self._index_backlog(), write=True):  # one transaction per batch: resumable
+                pass
             self._opened = True
         return self._run(plan, write=write)
 
     async def _async(self, plan: Plan[T], write: bool) -> T:
         if not self._opened:
             await self._arun(self._p_open(), write=True)
+            while await self._arun(self._index_backlog(), write=True):
+                pass
             self._opened = True
         return await self._arun(plan, write=write)
 
@@ -447,6 +453,7 @@ class Storage(Backend):
         raw = yield from self._get_record("session", session_id)  # not decoded: corrupt ones go too
         if raw is None or (user_id is not None and raw.user_id != user_id):
             return False
+        self._forget_indexed(session_id)
         yield from self._delete_messages(session_id)
         yield from self._p_delete_all(RecordQuery("run", session_id=session_id, limit=_BATCH))
         return (yield from self._delete_record("session", session_id))
@@ -464,7 +471,8 @@ class Storage(Backend):
 
     def _p_append(self, session_id: str, encoded: list[tuple[str, bool]], run_id: str | None) -> Plan[list[int]]:
         now = time.time()
-        rows = [RawMessage(0, _opt_id(run_id, "run_id"), turn_start, now, text) for text, turn_start in encoded]
+        run_id = _opt_id(run_id, "run_id")
+        rows = [RawMessage(0, run_id, turn_start, now, text, search_text_of_body(text)) for text, turn_start in encoded]
         seqs = yield from self._append_messages(session_id, rows)  # checks that the session exists
         if seqs is None:
             raise NotFoundError(f"session {session_id!r} does not exist; create it before appending messages")
@@ -620,6 +628,7 @@ class Storage(Backend):
         while True:
             raws = yield from self._query_records(query)
             for raw in raws:
+                self._forget_indexed(raw.key)
                 counts["messages"] += yield from self._delete_messages(raw.key)
                 counts["runs"] += yield from self._p_delete_all(RecordQuery("run", session_id=raw.key, limit=_BATCH))
                 counts["sessions"] += bool((yield from self._delete_record("session", raw.key)))

@@ -21,12 +21,13 @@ from memwise.errors import ConfigurationError, StorageError
 from memwise.storage.plan import Plan, T, drive
 from memwise.storage.sql import Sql, SqlBackend
 
-_TABLES = {name: f"memwise_{name}" for name in ("records", "messages", "heads", "migrations")}
+_TABLES = {name: f"memwise_{name}" for name in ("records", "messages", "heads", "migrations", "search", "search_rows")}
 
 
 class SqliteStorage(SqlBackend):
     """`SqliteStorage(db_file="memory.db")` or `SqliteStorage(db_url="sqlite:///memory.db")`."""
 
+    dialect = "sqlite"
     tables = _TABLES
 
     def __init__(self, db_file: str | Path | None = None, db_url: str | None = None, *, timeout: float = 30.0) -> None:

@@ -14,6 +14,7 @@ from memwise.storage.base import Storage
 from memwise.storage.contract import RawMessage, RawRecord, RecordQuery
 from memwise.storage.plan import Plan
 from memwise.storage.sql.schema import MIGRATIONS, MIGRATIONS_TABLE
+from memwise.storage.sql.search import SqlSearch
 
 _RECORD_COLUMNS = "kind, key, version, updated_at, body, user_id, agent_id, session_id, status"
 
@@ -28,9 +29,10 @@ class Sql:
     fetch: Literal["all", "one", "rowcount", "many"] = "all"
 
 
-class SqlBackend(Storage):
-    """Dialects set `tables` (logical name -> SQL name) and `index_prefix`, and run plans."""
+class SqlBackend(SqlSearch, Storage):
+    """Dialects set `dialect`, `tables` (logical name -> SQL name) and `index_prefix`, and run plans."""
 
+    dialect: str  # "sqlite" or "postgresql": picks the dialect's statements of a migration
     tables: dict[str, str]
     index_prefix: str = "memwise_"
     #: Row-lock clauses on the session's record, for dialects whose write plans run side by side
@@ -55,6 +57,10 @@ class SqlBackend(Storage):
         applied = (row[0] if row else None) or 0
         for version, statements in enumerate(MIGRATIONS[applied:], start=applied + 1):
             for statement in statements:
+                if isinstance(statement, dict):
+                    statement = statement.get(self.dialect)
+                    if statement is None:
+                        continue
                 yield from self._sql(statement, fetch="rowcount")
             yield from self._sql("INSERT INTO {migrations} (version, applied_at) VALUES (?, ?)", (version, time.time()), "rowcount")
 
@@ -122,8 +128,12 @@ class SqlBackend(Storage):
         seqs = list(range(row[0] - len(messages) + 1, row[0] + 1))
         if seqs:
             yield from self._sql(
-                "INSERT INTO {messages} (session_id, seq, run_id, turn_start, created_at, body) VALUES (?, ?, ?, ?, ?, ?)",
-                [(session_id, seq, m.run_id, int(m.turn_start), m.created_at, m.body) for seq, m in zip(seqs, messages)],
+                "INSERT INTO {messages} (session_id, seq, run_id, turn_start, created_at, body, search_text)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (session_id, seq, m.run_id, int(m.turn_start), m.created_at, m.body, m.search_text)
+                    for seq, m in zip(seqs, messages)
+                ],
                 "many",
             )
         return seqs
