@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 from pydantic_ai.messages import ModelMessage
@@ -20,8 +20,10 @@ from memwise.memory.profile import ProfileLimits, UserMemoryMode, check_schema
 from memwise.memory.recall import RecallScope
 from memwise.memory.retry import retry_on_conflict
 from memwise.memory.summary import SummaryLimits
-from memwise.recall import Recalled
 from memwise.storage.records import Run, Session, UserProfile
+
+if TYPE_CHECKING:
+    from memwise.recall.recalled import Recalled
 
 logger = logging.getLogger("memwise.memory")
 

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from memwise.errors import InvalidInputError
-from memwise.recall import Recalled, Scope, ranked, recall_context
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # memwise.recall uses memory's token budget: imported when first used
     from memwise.memory.memory import Memory
+    from memwise.recall.engine import Scope
+    from memwise.recall.recalled import Recalled
 
 RecallScope = Literal["user", "session"]
 SCOPES: tuple[str, ...] = ("user", "session")
@@ -38,6 +39,8 @@ def check_scope(value: Any, what: str) -> RecallScope:
 
 def scope_of(memory: Memory, scope: Any, what: str = "scope") -> Scope:
     """Where to search; "user" (every session of the user) needs the memory's user_id."""
+    from memwise.recall.engine import Scope
+
     if check_scope(scope, what) == "session":
         return Scope(user_id=memory.user_id, session_id=memory.session_id)
     if memory.user_id is None:
@@ -57,7 +60,7 @@ async def search(memory: Memory, query: str, scope: Any, limit: Any) -> list[Rec
     where = scope_of(memory, scope)
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise InvalidInputError(f"limit must be an integer from 1 to {MAX_LIMIT}, got {limit!r}")
-    from memwise.recall.engine import FIRST_STAGE
+    from memwise.recall.engine import FIRST_STAGE, ranked
 
     items = await ranked(memory.storage, query, where, limit=max(limit, FIRST_STAGE))
     return items[:limit]
@@ -65,6 +68,8 @@ async def search(memory: Memory, query: str, scope: Any, limit: Any) -> list[Rec
 
 async def context(memory: Memory, query: str, max_tokens: int, window: Window | None = None) -> str:
     """The recall block for `query` in memory's recall scope ("" when nothing matches)."""
+    from memwise.recall.engine import recall_context
+
     check_query(query)
     skip = window.holds if window is not None else None
     where = scope_of(memory, memory.recall_scope, "recall_scope")

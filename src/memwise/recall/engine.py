@@ -46,7 +46,7 @@ async def recall(storage: Any, query: str, scope: Scope, max_tokens: int, *,
     """The messages recall puts in a block of `max_tokens` for `query`, in rank order.
     `skip` drops messages the model sees anyway (the run's history window)."""
     items = await ranked(storage, query, scope, skip=skip)
-    return pack(await with_neighbours(storage, items, max_tokens, skip=skip), max_tokens)
+    return pack(await with_neighbours(storage, items, max_tokens, user_id=scope.user_id, skip=skip), max_tokens)
 
 
 async def recall_context(storage: Any, query: str, scope: Scope, max_tokens: int, *,

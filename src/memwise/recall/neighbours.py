@@ -27,10 +27,10 @@ SCAN = 6
 NEIGHBOURS_TOKENS = 100
 
 
-async def nearest(storage: Any, item: Recalled, reach: int = REACH) -> list[Recalled]:
+async def nearest(storage: Any, item: Recalled, user_id: str | None, reach: int = REACH) -> list[Recalled]:
     """Up to `reach` visible messages before `item` and `reach` after it, in seq order."""
     first = max(1, item.seq - SCAN)
-    stored = await storage.aread_message_range(item.session_id, first, item.seq + SCAN)
+    stored = await storage.aread_message_range(item.session_id, first, item.seq + SCAN, user_id=user_id)
     around = [r for r in map(from_stored, stored) if r is not None and r.seq != item.seq]
     before = [r for r in around if r.seq < item.seq][-reach:]
     after = [r for r in around if r.seq > item.seq][:reach]
@@ -47,13 +47,14 @@ async def with_neighbours(
     ranked: Sequence[Recalled],
     max_tokens: int,
     *,
+    user_id: str | None = None,
     skip: Callable[[Recalled], bool] | None = None,
     share: float = NEIGHBOUR_SHARE,
 ) -> list[Recalled]:
     """`ranked` with the neighbours of its best hits right after each of them; a message keeps
-    its first (best) place."""
+    its first (best) place. `user_id`: the owner the sessions are read as (never another's)."""
     top = hits_with_context(max_tokens, share)
-    found = await asyncio.gather(*(nearest(storage, item) for item in ranked[:top]))
+    found = await asyncio.gather(*(nearest(storage, item, user_id) for item in ranked[:top]))
     room = share * max_tokens * CHARS_PER_TOKEN
     out: list[Recalled] = []
     seen: set[Key] = set()

@@ -30,20 +30,26 @@ class Recalled:
         return (self.session_id, self.seq)
 
 
+def visible(indexed: str) -> str:
+    """The message's own text from its indexed text ("{day} {Month} {year}: {text}", see
+    storage/search_text.py): recall shows the date once per group, not on every line."""
+    return _DATE_PREFIX.sub("", indexed, count=1)
+
+
 def from_hit(hit: Any, score: float | None = None) -> Recalled:
-    """A storage `SearchHit` as a Recalled: its indexed text is "{day} {Month} {year}: {text}"
-    (RECALL-CONTRACT.md), so the visible text is what follows that prefix (no decoding)."""
-    text = _DATE_PREFIX.sub("", hit.text, count=1)
-    return Recalled(hit.session_id, hit.seq, hit.created_at, hit.role, text, hit.score if score is None else score)
+    """A storage `SearchHit` as a Recalled (no decoding: the hit carries its indexed text)."""
+    return Recalled(hit.session_id, hit.seq, hit.created_at, hit.role, visible(hit.text),
+                    hit.score if score is None else score)
 
 
 def from_stored(stored: Any) -> Recalled | None:
     """A `StoredMessage` as a Recalled, or None when it has no visible text (a tool call or return)."""
-    from memwise.recall.text import message_time, visible_text
+    from memwise.storage.search_text import message_role, message_time, search_text
 
-    message = stored.message
-    text = visible_text(message)
+    data = stored.data
+    text = visible(search_text(data))
     if not text:
         return None
-    role = "user" if message.kind == "request" else "assistant"
-    return Recalled(stored.session_id, stored.seq, message_time(message, stored.created_at), role, text)
+    when = message_time(data)
+    return Recalled(stored.session_id, stored.seq, when.timestamp() if when else stored.created_at,
+                    message_role(data), text)
