@@ -23,6 +23,7 @@ from memwise.memory.summary import SummaryLimits
 from memwise.storage.records import Run, Session, UserProfile
 
 if TYPE_CHECKING:
+    from memwise.recall.dense import VectorIndex
     from memwise.recall.recalled import Recalled
 
 logger = logging.getLogger("memwise.memory")
@@ -108,7 +109,11 @@ class Memory:
         self.recall_scope: RecallScope = recall.check_scope(recall_scope, "recall_scope")
         if self.recall_memory or self.recall_tool:
             recall.scope_of(self, recall_scope, "recall_scope")  # "user" needs a user_id: say so now
-        self.embedder = embedder
+        self.vectors: VectorIndex | None = None  # dense recall: message vectors of `embedder`
+        if embedder is not None:
+            from memwise.recall.dense import VectorIndex, resolve_embedder
+
+            self.vectors = VectorIndex(resolve_embedder(embedder))
         self.debug = _flag(debug, "debug")
         self.debug_level = debug_level
         if self.debug:

@@ -62,7 +62,7 @@ async def search(memory: Memory, query: str, scope: Any, limit: Any) -> list[Rec
         raise InvalidInputError(f"limit must be an integer from 1 to {MAX_LIMIT}, got {limit!r}")
     from memwise.recall.engine import FIRST_STAGE, ranked
 
-    items = await ranked(memory.storage, query, where, limit=max(limit, FIRST_STAGE))
+    items = await ranked(memory.storage, query, where, limit=max(limit, FIRST_STAGE), dense=memory.vectors)
     return items[:limit]
 
 
@@ -73,7 +73,7 @@ async def context(memory: Memory, query: str, max_tokens: int, window: Window | 
     check_query(query)
     skip = window.holds if window is not None else None
     where = scope_of(memory, memory.recall_scope, "recall_scope")
-    return await recall_context(memory.storage, query, where, max_tokens, skip=skip)
+    return await recall_context(memory.storage, query, where, max_tokens, skip=skip, dense=memory.vectors)
 
 
 def tools(memory: Memory | None) -> list[Any]:
