@@ -205,11 +205,14 @@ def _scale(name: str, backends: dict[str, Any], conversations: Sequence[locomo.C
               f" recall p50 {latency['recall_p50_ms']:.1f} ms", flush=True)
 
 
-def _need_local() -> None:
+def _local_ready(section: Section) -> bool:
+    """Whether embedder='local' can run here (memwise[embed] installed); if not, say why."""
     from memwise.errors import InvalidInputError
-    from memwise.recall.local_embedding import _files
+    from memwise.recall.local_embedding import model_files
 
     try:
-        _files()
+        model_files()
+        return True
     except InvalidInputError as exc:
-        raise Unavailable(str(exc)) from None
+        section.skip("embedder='local'", str(exc))
+        return False
