@@ -542,3 +542,22 @@ def test_close_ends_the_pool_guard_of_a_loop_that_stays_open(url: str, schema: s
         assert guard.done() and not storage._aguards
     finally:
         loop.close()
+
+
+# ------------------------------------------------------------------------------------ search
+def test_search_words_common_in_the_table_rank_but_select_no_message_alone(admin: Any, url: str, schema: str):
+    storage = PostgresStorage(db_url=url, db_schema=schema)
+    try:
+        storage.create_session("s1", user_id="u1")
+        for i in range(60):
+            storage.append_messages("s1", turn(f"caroline said line {i}", "ok"))
+        storage.append_messages("s1", turn("caroline adopted a greyhound", "ok"))
+        storage.append_messages("s1", turn("a greyhound race", "ok"))
+        admin.execute(f'ANALYZE "{schema}".memwise_messages')  # the statistics the search reads
+        hits = storage.search_messages("did caroline adopt a greyhound", user_id="u1", limit=10)
+        assert [hit.seq for hit in hits] == [121, 123]  # the common word only adds to the score
+        assert len(storage.search_messages("caroline", user_id="u1", limit=100)) == 61  # common words alone
+        common = storage._common_lexemes[1]
+        assert "carolin" in common and "greyhound" not in common and "adopt" not in common
+    finally:
+        storage.close()

@@ -169,6 +169,13 @@ async def test_messages_from_another_storage_object_are_found(api):
         other.close()
 
 
+async def test_query_syntax_is_never_interpreted(api):
+    await filled(api, "s1")
+    await api.append_messages("s1", turn("cats AND dogs NEAR the barn", "ok"))
+    for query in ('NOT "cats" OR -dogs*', "barn: (near) ^cats", "cats & !dogs | 'barn'", "\\cats\\ ''dogs''", "cat's:*"):
+        assert [hit.seq for hit in await api.search_messages(query, session_id="s1")] == [25], query
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [

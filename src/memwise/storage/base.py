@@ -37,7 +37,7 @@ from memwise.storage.records import (
     UserProfile,
 )
 from memwise.storage.search import Searchable
-from memwise.storage.search_text import search_text_of_body
+from memwise.storage.search_text import search_text
 
 if TYPE_CHECKING:
     from pydantic_ai.messages import ModelMessage
@@ -117,6 +117,8 @@ _KINDS: dict[str, tuple[type, str, tuple[str, ...]]] = {
     "profile": (UserProfile, "user_id", ("user_id",)),
 }
 _BATCH = 200
+#: A message ready to append: its JSON text, whether it starts a user turn, its search text.
+Encoded = tuple[str, bool, str]
 
 
 class Storage(Searchable, Backend):
@@ -469,10 +471,10 @@ class Storage(Searchable, Backend):
                 return deleted
             query = replace(query, after=(raws[-1].updated_at, raws[-1].key))
 
-    def _p_append(self, session_id: str, encoded: list[tuple[str, bool]], run_id: str | None) -> Plan[list[int]]:
+    def _p_append(self, session_id: str, encoded: list[Encoded], run_id: str | None) -> Plan[list[int]]:
         now = time.time()
         run_id = _opt_id(run_id, "run_id")
-        rows = [RawMessage(0, run_id, turn_start, now, text, search_text_of_body(text)) for text, turn_start in encoded]
+        rows = [RawMessage(0, run_id, turn_start, now, text, indexed) for text, turn_start, indexed in encoded]
         seqs = yield from self._append_messages(session_id, rows)  # checks that the session exists
         if seqs is None:
             raise NotFoundError(f"session {session_id!r} does not exist; create it before appending messages")
@@ -527,7 +529,7 @@ class Storage(Searchable, Backend):
         return start
 
     def _p_finish_turn(
-        self, session_id: str, encoded: list[tuple[str, bool]], run_id: str | None,
+        self, session_id: str, encoded: list[Encoded], run_id: str | None,
         update_session: SessionUpdate | None, update_run: tuple[int, dict[str, Any]] | None,
     ) -> Plan[TurnEnd]:
         """Three round trips where a backend batches: read the run and the session; append; write
@@ -762,11 +764,15 @@ def _query(kind: str, limit: int, cursor: str | None, filters: dict[str, Any]) -
     return RecordQuery(kind, after=after, limit=_count(limit, "limit") + 1, **filters)
 
 
-def _encode_messages(session_id: str, messages: Sequence[Any]) -> list[tuple[str, bool]]:
+def _encode_messages(session_id: str, messages: Sequence[Any]) -> list[Encoded]:
     _id(session_id, "session_id")
     if isinstance(messages, (str, bytes, dict)) or not isinstance(messages, Sequence):
         raise InvalidInputError(f"messages must be a list of pydantic-ai messages, not {type(messages).__name__}")
-    return [encode_message(message, f"messages[{index}]") for index, message in enumerate(messages)]
+    encoded = []
+    for index, message in enumerate(messages):
+        text, turn_start, model = encode_message(message, f"messages[{index}]")
+        encoded.append((text, turn_start, search_text(model)))
+    return encoded
 
 
 def _cutoff(older_than: datetime | timedelta | float) -> float:

@@ -76,8 +76,8 @@ def _message_adapter() -> TypeAdapter[Any]:
     return TypeAdapter(ModelMessage)
 
 
-def encode_message(message: ModelMessage | dict[str, Any], what: str) -> tuple[str, bool]:
-    """Return (JSON text, starts a user turn) for one pydantic-ai message or its JSON form."""
+def encode_message(message: ModelMessage | dict[str, Any], what: str) -> tuple[str, bool, ModelMessage]:
+    """Return (JSON text, starts a user turn, the message) for one pydantic-ai message or its JSON form."""
     from pydantic import ValidationError
     from pydantic_ai.messages import ModelRequest, ModelResponse
 
@@ -92,7 +92,7 @@ def encode_message(message: ModelMessage | dict[str, Any], what: str) -> tuple[s
         raise InvalidInputError(
             f"{what} is not a pydantic-ai ModelMessage (ModelRequest/ModelResponse): {exc}"
         ) from None
-    return text, is_turn_start(message)
+    return text, is_turn_start(message), message
 
 
 def is_turn_start(message: ModelMessage) -> bool:

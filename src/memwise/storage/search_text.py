@@ -32,12 +32,11 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def search_text(message: ModelMessage | dict[str, Any]) -> str:
-    """The indexed text of a pydantic-ai message (or of its JSON form); "" when nothing is visible."""
-    if not isinstance(message, dict):
-        from memwise.storage.codec import _message_adapter
-
-        message = _message_adapter().dump_python(message, mode="json")
-    return _text_of(message)
+    """The indexed text of a pydantic-ai message or of its JSON form; "" when nothing is visible."""
+    if isinstance(message, dict):
+        return _text_of(message)
+    parts = [(getattr(p, "part_kind", None), getattr(p, "content", None), getattr(p, "timestamp", None)) for p in message.parts]
+    return _compose(message.kind, parts, getattr(message, "timestamp", None))
 
 
 def search_text_of_body(body: str) -> str:
@@ -51,17 +50,9 @@ def search_text_of_body(body: str) -> str:
 
 
 def message_time(data: dict[str, Any]) -> datetime | None:
-    """The message's own timestamp (a response's, or a request's or else its first part's), UTC."""
-    stamp = data.get("timestamp")
-    if stamp is None and data.get("kind") == "request":
-        stamp = next((p.get("timestamp") for p in _parts(data) if p.get("timestamp")), None)
-    if not isinstance(stamp, str):
-        return None
-    try:
-        when = datetime.fromisoformat(stamp)
-    except ValueError:
-        return None
-    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
+    """The message's own timestamp, in UTC: a response's; a request's, else its user prompt's,
+    else its first part's."""
+    return _when(data.get("kind"), _parts(data), data.get("timestamp"))
 
 
 def message_role(data: dict[str, Any]) -> str:
@@ -69,29 +60,57 @@ def message_role(data: dict[str, Any]) -> str:
     return "assistant" if data.get("kind") == "response" else "user"
 
 
-def _parts(data: dict[str, Any]) -> list[dict[str, Any]]:
+#: (part_kind, content, timestamp) of each part: the same view of a message and of its JSON form.
+_Part = tuple[Any, Any, Any]
+
+
+def _parts(data: dict[str, Any]) -> list[_Part]:
     parts = data.get("parts")
-    return [part for part in parts if isinstance(part, dict)] if isinstance(parts, list) else []
-
-
-def _visible(data: dict[str, Any]) -> list[str]:
-    wanted = "user-prompt" if data.get("kind") == "request" else "text"
-    found: list[str] = []
-    for part in _parts(data):
-        if part.get("part_kind") != wanted:
-            continue
-        content = part.get("content")
-        items = content if isinstance(content, list) else [content]
-        found.extend(item for item in items if isinstance(item, str) and item.strip())
-    return found
+    if not isinstance(parts, list):
+        return []
+    return [(p.get("part_kind"), p.get("content"), p.get("timestamp")) for p in parts if isinstance(p, dict)]
 
 
 def _text_of(data: dict[str, Any]) -> str:
-    texts = _visible(data)
+    return _compose(data.get("kind"), _parts(data), data.get("timestamp"))
+
+
+def _compose(kind: Any, parts: list[_Part], stamp: Any) -> str:
+    wanted = "user-prompt" if kind == "request" else "text"
+    texts: list[str] = []
+    for part_kind, content, _ in parts:
+        if part_kind == wanted:
+            items = content if isinstance(content, (list, tuple)) else [content]
+            texts.extend(item for item in items if isinstance(item, str) and item.strip())
     if not texts:
         return ""
     text = "\n".join(texts)
-    when = message_time(data)
+    when = _when(kind, parts, stamp)
     if when is not None:
         text = f"{when.day} {_MONTHS[when.month - 1]} {when.year}: {text}"
-    return _UNSTORABLE.sub(" ", text[:MAX_CHARS])
+    text = text[:MAX_CHARS]
+    if "\x00" in text or not _encodable(text):
+        text = _UNSTORABLE.sub(" ", text)
+    return text
+
+
+def _when(kind: Any, parts: list[_Part], stamp: Any) -> datetime | None:
+    if stamp is None and kind == "request":  # the prompt's time, else any part's
+        stamped = sorted((part[0] != "user-prompt", i) for i, part in enumerate(parts) if part[2] is not None)
+        stamp = parts[stamped[0][1]][2] if stamped else None
+    if isinstance(stamp, str):
+        try:
+            stamp = datetime.fromisoformat(stamp)
+        except ValueError:
+            return None
+    if not isinstance(stamp, datetime):
+        return None
+    return stamp.replace(tzinfo=timezone.utc) if stamp.tzinfo is None else stamp.astimezone(timezone.utc)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -10,21 +10,24 @@ from __future__ import annotations
 
 # SQLite's search index. FTS5 rows need a rowid that VACUUM never renumbers, which the messages
 # table lacks (its key is (session_id, seq)), so `{search_rows}` gives each indexed message an
-# INTEGER PRIMARY KEY. The index is contentless (the text stays in `{messages}`), so a row is
+# INTEGER PRIMARY KEY, and keeps its session's owner (which never changes), so a search filters
+# by user without a join. The index is contentless (the text stays in `{messages}`), so a row is
 # removed with FTS5's 'delete' command, given the text it was indexed with. Triggers keep the
 # index in the statement that writes the message: it cannot drift from the log.
 _SQLITE_SEARCH = [
-    "CREATE TABLE IF NOT EXISTS {search_rows} (id INTEGER PRIMARY KEY, session_id TEXT NOT NULL, seq BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS {search_rows} (id INTEGER PRIMARY KEY, session_id TEXT NOT NULL, seq BIGINT NOT NULL, owner TEXT)",
     "CREATE UNIQUE INDEX IF NOT EXISTS {p}search_rows_message ON {search_rows} (session_id, seq)",
     "CREATE VIRTUAL TABLE IF NOT EXISTS {search} USING fts5(search_text, content='',"
     " tokenize='porter unicode61 remove_diacritics 2')",
     """CREATE TRIGGER IF NOT EXISTS {p}search_add AFTER INSERT ON {messages} WHEN new.search_text <> '' BEGIN
-        INSERT INTO {search_rows} (session_id, seq) VALUES (new.session_id, new.seq);
+        INSERT INTO {search_rows} (session_id, seq, owner)
+            SELECT new.session_id, new.seq, user_id FROM {records} WHERE kind = 'session' AND key = new.session_id;
         INSERT INTO {search} (rowid, search_text) VALUES (last_insert_rowid(), new.search_text);
     END""",
     """CREATE TRIGGER IF NOT EXISTS {p}search_backfill AFTER UPDATE OF search_text ON {messages}
     WHEN old.search_text IS NULL AND new.search_text <> '' BEGIN
-        INSERT INTO {search_rows} (session_id, seq) VALUES (new.session_id, new.seq);
+        INSERT INTO {search_rows} (session_id, seq, owner)
+            SELECT new.session_id, new.seq, user_id FROM {records} WHERE kind = 'session' AND key = new.session_id;
         INSERT INTO {search} (rowid, search_text) VALUES (last_insert_rowid(), new.search_text);
     END""",
     """CREATE TRIGGER IF NOT EXISTS {p}search_drop AFTER DELETE ON {messages} WHEN old.search_text <> '' BEGIN
@@ -35,10 +38,12 @@ _SQLITE_SEARCH = [
 ]
 
 # PostgreSQL's: a stored tsvector computed from the text in the row's own write, with a GIN index.
+# fastupdate off: with it on, new entries wait in a pending list that every search scans until
+# (auto)vacuum merges it (measured: 35 ms instead of 0.4 ms at 10k messages).
 _POSTGRES_SEARCH = [
     "ALTER TABLE {messages} ADD COLUMN IF NOT EXISTS search_vector tsvector"
     " GENERATED ALWAYS AS (to_tsvector('english'::regconfig, COALESCE(search_text, ''))) STORED",
-    "CREATE INDEX IF NOT EXISTS {p}messages_search ON {messages} USING GIN (search_vector)",
+    "CREATE INDEX IF NOT EXISTS {p}messages_search ON {messages} USING GIN (search_vector) WITH (fastupdate = off)",
 ]
 
 MIGRATIONS: list[list[str | dict[str, str]]] = [
