@@ -176,8 +176,8 @@ def run(mode: Mode, section: Section, path: str | None = None) -> None:
             section.raw.setdefault("search", {})[backend_name] = {"messages_per_user": count // len(conversations), **latency}
 
     guarded(section, "sqlite", lambda: one("sqlite", embedders))
-    for name in ("memory", "postgres"):
-        guarded(section, name, lambda name=name: one(name, CONFIGS[:1]))
+    guarded(section, "memory", lambda: one("memory", embedders))
+    guarded(section, "postgres", lambda: one("postgres", CONFIGS[:1]))
     for name in ("sqlite", "memory", "postgres"):
         guarded(section, f"{name} at {SCALE_MESSAGES:,} messages", lambda name=name: _scale(name, backends, conversations, section))
 

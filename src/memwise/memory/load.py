@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 
 from pydantic_ai.messages import ModelMessage
 
+from memwise.memory import recall
 from memwise.memory.budget import estimate_tokens, messages_tokens
 from memwise.memory.cache import turn_key
-from memwise.memory import recall
 from memwise.memory.context import render_context
 from memwise.memory.prompts import CONTEXT_HEADER
 from memwise.memory.recall import Window
@@ -63,7 +63,8 @@ async def load_memory(memory: Memory, start: TurnStart, budget: int, query: str 
     loaded.context = render_context(summary=summary, profile=profile, metadata=metadata, max_tokens=budget)
     remaining = budget - (estimate_tokens(loaded.context) if loaded.context else 0)
     recalling = memory.recall_memory and bool(query and query.strip())
-    recall_budget = max(0, min(memory.recall_tokens, remaining - estimate_tokens(CONTEXT_HEADER) - 1)) if recalling else 0
+    room = remaining - estimate_tokens(CONTEXT_HEADER) - 1  # the header comes with the block if it was not there
+    recall_budget = max(0, min(memory.recall_tokens, room)) if recalling else 0
     window = None
     if memory.load_full_session_memory and session is not None:
         turns, first_seq = await read_turns(memory, remaining - recall_budget, start.messages)
