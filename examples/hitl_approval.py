@@ -1,5 +1,6 @@
-"""Human in the loop: a run pauses for approval, a person approves it in another process, and
-the run completes there. The paused run waits in storage (SQLite here), so the approver can be a
+"""Human in the loop, as the original's docs write it: a Task with a tool that needs confirmation
+pauses; a person approves it in another process, where a new Agent (with no tools of its own)
+continues the run. The paused run waits in storage (SQLite here), so the approver can be a
 different process, machine or day.
 
     python examples/hitl_approval.py                     # both steps; the approval runs in a child process
@@ -20,8 +21,8 @@ import sys
 from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart, ToolReturnPart, UserPromptPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
-from memwise import Agent, Memory
-from memwise.storage.sqlite import SqliteStorage
+from memwise import Agent, Task
+from memwise.storage import Memory, SqliteStorage
 from memwise.tools import tool
 
 
@@ -50,14 +51,14 @@ def _offline(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
 MODEL = os.environ.get("MEMWISE_MODEL") or FunctionModel(_offline, model_name="offline-demo")
 
 
-def make_agent() -> Agent:
-    """Every process builds the same Agent: same storage, memory and tools (found by name)."""
-    memory = Memory(SqliteStorage(db_file="hitl.db"), session_id="ops", user_id="admin", full_session_memory=True)
-    return Agent(MODEL, memory=memory, tools=[delete_records])
+def make_memory() -> Memory:
+    return Memory(SqliteStorage(db_file="hitl.db"), session_id="ops", user_id="admin", full_session_memory=True)
 
 
 def start() -> str:
-    output = make_agent().do("Clean up the audit_log table: drop records older than 90 days.", return_output=True)
+    agent = Agent(MODEL, memory=make_memory())
+    task = Task("Clean up the audit_log table: drop records older than 90 days.", tools=[delete_records])
+    output = agent.do(task, return_output=True)
     print("status:", output.status, "| pause_reason:", output.pause_reason)
     for requirement in output.active_requirements:
         call = requirement.tool_execution
@@ -67,15 +68,17 @@ def start() -> str:
 
 
 def decide(run_id: str, reject_note: str | None = None) -> None:
-    agent = make_agent()  # a new Agent, typically in another process
+    # A new Agent, typically in another process: it finds delete_records because this process
+    # imported it (a @tool function), never because the stored run names a module.
+    agent = Agent(MODEL, memory=make_memory())
     paused = agent.get_run_output(run_id)
     for requirement in paused.active_requirements:
         if requirement.needs_confirmation:
             requirement.confirm() if reject_note is None else requirement.reject(note=reject_note)
-    result = agent.continue_run(run_id=run_id, requirements=paused.active_requirements)
+    result = agent.continue_run(run_id=run_id, requirements=paused.requirements, return_output=True)
     print(f"[approver, pid {os.getpid()}] status:", result.status)
     print(f"[approver, pid {os.getpid()}] answer:", result.output)
-    print("stored messages:", len(agent.memory.get_messages()))
+    print("stored messages:", len(agent.memory.get_session().messages))
 
 
 def main(args: list[str]) -> None:

@@ -118,8 +118,8 @@ def measure(name: str, data: list[dict[str, Any]], total: int, ops: int) -> list
             copy += 1
         report.append(f"loaded {loaded:,} messages for one user in {time.perf_counter() - started:.1f} s")
         if name == "postgres":  # the column statistics search reads, as autovacuum makes them within a minute
-            storage._sync(storage._sql("ANALYZE {messages}", (), "rowcount"), True)
-            storage._sync(storage._sql("ANALYZE {records}", (), "rowcount"), True)
+            storage._sync(storage._sql("ANALYZE {messages}", (), "rowcount"), write=True)
+            storage._sync(storage._sql("ANALYZE {records}", (), "rowcount"), write=True)
         started = time.perf_counter()
         storage.search_messages(questions[0], user_id="big", limit=50)
         report.append(f"first search (memwise-side index: catch-up of every session) {fmt_us(us(time.perf_counter() - started))}")

@@ -41,7 +41,7 @@ def test_seed_scenarios_run_and_recall(tmp_path: Path) -> None:
     assert "Python web frameworks" in last and "Django" in last and "Flask" in last
     assert "stored messages: 6" in last
     hitl = out["hitl_approval"]  # paused here, approved by a child process, completed there
-    assert "status: paused | pause_reason: requires_confirmation" in hitl
+    assert "status: paused | pause_reason: confirmation" in hitl
     assert "status: completed" in hitl and "Done: deleted 1204 rows from audit_log" in hitl
     starter, approver = (int(pid) for pid in re.findall(r"pid (\d+)\]", hitl)[:2])
     assert starter != approver and "stored messages: 4" in hitl

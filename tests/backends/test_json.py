@@ -246,15 +246,15 @@ def test_any_key_maps_to_its_own_safe_file(tmp_path, key):
 
 def test_bodies_are_kept_byte_for_byte_even_with_newlines(store):
     odd = ['{"a":"x"}', "line\nbreak", "\r\n", "", "not json {", "\ud800 lone surrogate", ',"body":}{']
-    seqs = store._sync(store._append_messages("s1", [RawMessage(0, "r\\\"1", i % 2 == 0, 1.5, b) for i, b in enumerate(odd)]), True)
+    seqs = store._sync(store._append_messages("s1", [RawMessage(0, "r\\\"1", i % 2 == 0, 1.5, b) for i, b in enumerate(odd)]), write=True)
     assert seqs == list(range(1, len(odd) + 1))
-    raws = store._sync(store._read_messages("s1", 0, None, None), False)
+    raws = store._sync(store._read_messages("s1", 0, None, None), write=False)
     assert [r.body for r in raws] == odd and {r.run_id for r in raws} == {'r\\"1'}
-    assert [r.seq for r in store._sync(store._read_messages("s1", 0, 2, None), False)] == [5, 6, 7]
+    assert [r.seq for r in store._sync(store._read_messages("s1", 0, 2, None), write=False)] == [5, 6, 7]
     for i, body in enumerate(odd):
         record = RawRecord("note", f"n{i}", 1, 2.5, body, user_id="u\n1")
-        assert store._sync(store._put_record(record, 0), True)
-        assert store._sync(store._get_record("note", f"n{i}"), False) == record
+        assert store._sync(store._put_record(record, 0), write=True)
+        assert store._sync(store._get_record("note", f"n{i}"), write=False) == record
 
 
 def test_last_turns_reads_from_the_end_of_the_log(store):
@@ -317,7 +317,7 @@ def test_a_write_inside_a_read_plan_is_refused(store):
     record = RawRecord("note", "n", 1, 1.0, "{}")
     with pytest.raises(StorageError, match="read-only plan"):
         store._run(store._put_record(record, 0), write=False)
-    assert store._sync(store._get_record("note", "n"), False) is None
+    assert store._sync(store._get_record("note", "n"), write=False) is None
 
 
 def test_a_file_as_db_path_fails_clearly(tmp_path):

@@ -133,8 +133,8 @@ async def test_search_messages_async(local: Mem0Storage):
 def test_record_body_round_trips_byte_for_byte(local: Mem0Storage):
     body = '{ "b":1,  "a": "é\\u00e9 ☃",\n"n": [1.50, 2e3] }'
     raw = RawRecord("session", "odd", 1, 12.5, body, user_id="u", agent_id=None)
-    assert local._sync(local._put_record(raw, 0), True)
-    got = local._sync(local._get_record("session", "odd"), False)
+    assert local._sync(local._put_record(raw, 0), write=True)
+    got = local._sync(local._get_record("session", "odd"), write=False)
     assert got.body == body and (got.version, got.updated_at, got.user_id) == (1, 12.5, "u")
 
 

@@ -168,9 +168,9 @@ def test_one_document_per_message_and_bodies_kept_as_is(storage: MongoStorage, d
 def test_body_text_is_stored_byte_for_byte(storage: MongoStorage, db: Any) -> None:
     storage.create_session("s1")
     body = '{"a":"é 😀 \\u0000","b":[1,2.5,null]}'
-    assert storage._sync(storage._append_messages("s1", [RawMessage(0, None, True, 1.5, body)]), True) == [1]
+    assert storage._sync(storage._append_messages("s1", [RawMessage(0, None, True, 1.5, body)]), write=True) == [1]
     assert db.memwise_messages.find_one({"session_id": "s1"})["body"] == body
-    assert storage._sync(storage._read_messages("s1", 0, None, None), False)[0].body == body
+    assert storage._sync(storage._read_messages("s1", 0, None, None), write=False)[0].body == body
 
 
 def test_indexes_are_created(storage: MongoStorage, db: Any) -> None:
@@ -267,15 +267,15 @@ def test_pages_through_many_records_tied_on_one_timestamp(storage: MongoStorage)
     beyond the page."""
     from memwise.storage.contract import RawRecord
 
-    storage._sync(storage._setup(), True)
+    storage._sync(storage._setup(), write=True)
     keys = [f"k{i:02d}" for i in range(30)]
     for key in keys:
-        assert storage._sync(storage._put_record(RawRecord("run", key, 1, 100.0, "{}", session_id="s"), 0), True)
-    assert storage._sync(storage._put_record(RawRecord("run", "older", 1, 99.0, "{}", session_id="s"), 0), True)
+        assert storage._sync(storage._put_record(RawRecord("run", key, 1, 100.0, "{}", session_id="s"), 0), write=True)
+    assert storage._sync(storage._put_record(RawRecord("run", "older", 1, 99.0, "{}", session_id="s"), 0), write=True)
     seen: list[str] = []
     after = None
     while True:
-        page = storage._sync(storage._query_records(RecordQuery("run", session_id="s", after=after, limit=4)), False)
+        page = storage._sync(storage._query_records(RecordQuery("run", session_id="s", after=after, limit=4)), write=False)
         seen += [raw.key for raw in page]
         if len(page) < 4:
             break
@@ -431,6 +431,6 @@ def test_last_turns_longer_than_the_guess_near_the_end_are_read_whole(storage: M
     storage.create_session("s1")
     for turn_no in range(3):
         rows = [RawMessage(0, None, i == 0, time.time(), json.dumps({"t": turn_no, "i": i})) for i in range(30)]
-        storage._sync(storage._append_messages("s1", rows), True)
+        storage._sync(storage._append_messages("s1", rows), write=True)
     assert [m.seq for m in storage.read_messages("s1", last_turns=2)] == list(range(31, 91))
     assert [m.seq for m in storage.read_messages("s1", last_turns=1)] == list(range(61, 91))

@@ -277,7 +277,7 @@ def test_a_failing_plan_rolls_back_everything_it_wrote(url: str, schema: str) ->
             raise RuntimeError("crash between the two statements of an append")
 
         with pytest.raises(RuntimeError):
-            storage._sync(half_append(), True)
+            storage._sync(half_append(), write=True)
         assert storage.append_messages("s1", turn("two")) == [3, 4]  # the head did not move
 
 
@@ -297,7 +297,7 @@ def test_deleting_a_session_during_an_append_leaves_no_orphan_messages(admin: An
             release.wait(60)  # the transaction stays open here
             return seqs
 
-        writer = threading.Thread(target=storage._sync, args=(held_append(), True))
+        writer = threading.Thread(target=storage._sync, args=(held_append(),), kwargs={"write": True})
         writer.start()
         assert appended.wait(60)
         deleter = threading.Thread(target=storage.delete_session, args=("s1",))

@@ -23,6 +23,7 @@ from memwise.errors import ConfigurationError, StorageError, StorageUnavailableE
 from memwise.storage.contract import RawRecord, RecordQuery  # noqa: E402
 from memwise.storage.records import Run, UserProfile  # noqa: E402
 from memwise.storage.redis import AsyncRedisStorage, RedisStorage  # noqa: E402
+from memwise.storage.turns import RunUpdate, TurnWrite  # noqa: E402
 from tests.conformance.messages import tool_turn, turn  # noqa: E402
 from tests.support.recipe import BackendUnavailable, in_ci  # noqa: E402
 from tests.support.redis_backend import REDIS_URL, connect, delete_prefix  # noqa: E402
@@ -103,14 +104,14 @@ def test_key_layout_and_hash_slots(store, client, prefix):
 
 def test_bodies_are_stored_as_given_json_text(store, client, prefix):
     store.create_session("s1", metadata={"topic": "caf\u00e9"})
-    store._sync(store._put_record(RawRecord("run", "raw", 1, 123.5, '{"exact":  "text" }', session_id="s1"), 0), True)
+    store._sync(store._put_record(RawRecord("run", "raw", 1, 123.5, '{"exact":  "text" }', session_id="s1"), 0), write=True)
     assert client.hget(f"{{{prefix}}}:r:run:raw", "b") == '{"exact":  "text" }'.encode()
     body = client.hget(f"{{{prefix}}}:r:session:s1", "b").decode()
     assert '"topic":"caf\u00e9"' in body
     store.append_messages("s1", turn("hello"))
     entry = client.lindex(f"{{{prefix}:m:s1}}:log", 0).decode()
     head, _, stored = entry.partition("\n")
-    assert stored == store._sync(store._read_messages("s1", 0, None, 1), False)[0].body
+    assert stored == store._sync(store._read_messages("s1", 0, None, 1), write=False)[0].body
     assert stored.startswith("{") and '"hello"' in stored
 
 
@@ -163,8 +164,8 @@ def test_ties_on_updated_at_page_in_key_order(store):
     """More equal timestamps than one index batch: the keyset cursor must not skip or repeat."""
     for i in range(45):
         raw = RawRecord("run", f"r{i:02d}", 1, 1000.0, "{}", session_id="s", status="completed" if i % 3 else "paused")
-        assert store._sync(store._put_record(raw, 0), True)
-    assert store._sync(store._put_record(RawRecord("run", "newer", 1, 2000.0, "{}", session_id="s"), 0), True)
+        assert store._sync(store._put_record(raw, 0), write=True)
+    assert store._sync(store._put_record(RawRecord("run", "newer", 1, 2000.0, "{}", session_id="s"), 0), write=True)
     seen, cursor = [], None
     while True:
         page = store.list_runs(session_id="s", limit=4, cursor=cursor)
@@ -173,9 +174,9 @@ def test_ties_on_updated_at_page_in_key_order(store):
             break
         cursor = page.next_cursor
     assert seen == ["newer"] + [f"r{i:02d}" for i in reversed(range(45))]
-    done = store._sync(store._query_records(RecordQuery("run", statuses=("completed", "error"), limit=7)), False)
+    done = store._sync(store._query_records(RecordQuery("run", statuses=("completed", "error"), limit=7)), write=False)
     assert [raw.key for raw in done] == [f"r{i:02d}" for i in reversed(range(45)) if i % 3][:7]
-    after = store._sync(store._query_records(RecordQuery("run", after=(1000.0, "r30"), limit=100)), False)
+    after = store._sync(store._query_records(RecordQuery("run", after=(1000.0, "r30"), limit=100)), write=False)
     assert [raw.key for raw in after] == [f"r{i:02d}" for i in reversed(range(30))]
 
 
@@ -195,7 +196,7 @@ def test_index_cleanup_rechecks_records(store, client, prefix):
     index, records = f"{{{prefix}}}:i:session:user_id:alice", f"{{{prefix}}}:r:session:"
     client.zadd(index, {"ghost": 1.0, "moved": 2.0})
     store.create_session("moved", user_id="bob")
-    removed = store._sync(_unindex(index, [records, "user_id", "alice", "back", "ghost", "moved"]), True)
+    removed = store._sync(_unindex(index, [records, "user_id", "alice", "back", "ghost", "moved"]), write=True)
     assert removed == 2  # the missing record and the one that now belongs to bob
     assert client.zrange(index, 0, -1) == [b"back"]
 
@@ -427,6 +428,6 @@ def test_an_error_in_a_batch_reaches_the_plan_that_sent_it(store, client, prefix
     store.create_session("s1")
     client.set(f"{{{prefix}}}:r:run:r1", "not a hash")  # the run read in finish_turn's first batch fails
     with pytest.raises(StorageError, match="WRONGTYPE"):
-        store.finish_turn("s1", turn("hi"), run_id="r1", update_session=lambda s, seqs: {"metadata": {"x": 1}},
-                          update_run=(1, {"status": "completed"}))
+        store.finish_turn(TurnWrite("s1", turn("hi"), run_id="r1", update_session=lambda s, seqs: {"metadata": {"x": 1}},
+                                    update_run=RunUpdate(1, {"status": "completed"})))
     assert store.read_messages("s1") == [] and store.get_session("s1").metadata == {}

@@ -100,38 +100,24 @@ def test_redact() -> None:
 # --------------------------------------------------------------- the network backends, for real
 @contextmanager
 def _postgres() -> Iterator[str]:
-    from tests.support.postgres_backend import admin_connection, server_url
+    from tests.support.postgres_backend import admin_connection, schema_url
 
-    admin = admin_connection()
-    name = f"mwcli_{uuid.uuid4().hex[:12]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunsplit(urlsplit(server_url())._replace(path=f"/{name}"))
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with schema_url("mwcli") as url:  # --db takes from_url's parameters
+        yield url
+        schema = url.rpartition("schema=")[2]
+        with admin_connection() as admin:  # the store went to that schema
+            assert admin.execute(f'SELECT count(*) FROM "{schema}".memwise_records').fetchone()[0] > 0
 
 
 @contextmanager
 def _redis() -> Iterator[str]:
-    from tests.support.redis_backend import REDIS_URL, connect
+    from tests.support.redis_backend import connect, prefix_url
 
-    client = connect()
-    base = urlsplit(REDIS_URL)
-    for index in range(15, 0, -1):  # the URL can't carry a key prefix: use an empty logical database
-        probe = client.__class__.from_url(urlunsplit(base._replace(path=f"/{index}")))
-        if probe.dbsize() == 0:
-            break
-        probe.close()
-    else:
-        client.close()
-        raise BackendUnavailable("no empty Redis logical database (1-15) to test in")
-    try:
-        yield urlunsplit(base._replace(path=f"/{index}"))
-    finally:
-        probe.flushdb()
-        probe.close()
-        client.close()
+    with prefix_url("mwcli") as url:
+        yield url
+        prefix = url.rpartition("prefix=")[2]
+        with connect() as client:  # the store's keys are under that prefix
+            assert any(True for _ in client.scan_iter(match=f"{{{prefix}}}*"))
 
 
 @contextmanager
@@ -172,5 +158,5 @@ def test_network_backends_chat_and_round_trip(cli, llm, tmp_path, backend) -> No
         cli("import", str(dump), "--db", url, ok=True)  # and back into the emptied server store
         assert cli("export", "--db", url, ok=True).stdout_bytes == exported
     finally:
-        server.__exit__(None, None, None)
+        server.__exit__(*sys.exc_info())
 

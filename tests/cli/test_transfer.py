@@ -1,16 +1,17 @@
-"""`memwise export` / `memwise import`: JSON Lines, and a round trip that reproduces the store."""
+"""`memwise export` / `memwise import`: JSON Lines, and a round trip that reproduces the store
+exactly (versions and timestamps too)."""
 
 from __future__ import annotations
 
 import json
 import os
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from memwise.cli import transfer, ui
+from memwise.cli import ui
+from memwise.storage import transfer
 from memwise.storage.base import Storage
 from memwise.storage.json import JSONStorage
 from memwise.storage.records import Run, UserProfile
@@ -58,30 +59,19 @@ def populate(cli, db: str) -> None:
 
 
 def snapshot(store: Storage) -> dict[str, Any]:
-    """Everything the round trip must keep, read through the public API (no versions, no
-    `updated_at`, no created_at of sessions and messages: the API assigns those on write)."""
-    sessions = {}
-    cursor = None
-    while True:
-        page = store.list_sessions(limit=100, cursor=cursor)
-        for s in page.items:
-            sessions[s.session_id] = {
-                "fields": (s.user_id, s.agent_id, s.summary, s.summarized_through, s.metadata, s.usage),
-                "messages": [(m.seq, m.run_id, m.turn_start, m.data) for m in store.read_messages(s.session_id)],
-            }
-        if not (cursor := page.next_cursor):
-            break
-    runs = {
-        r.run_id: (r.session_id, r.user_id, r.agent_id, r.status, r.checkpoint, r.error, r.usage,
-                   r.lease_owner, r.lease_expires_at, r.created_at)
-        for r in store.list_runs(limit=1000).items
+    """Everything the round trip must keep, read through the public API: every record whole
+    (versions and timestamps included), every message with its seq, run, turn start and
+    `created_at`, in listing order (which follows `updated_at`)."""
+    sessions = {
+        s.session_id: (s, [(m.seq, m.run_id, m.turn_start, m.created_at, m.data) for m in store.read_messages(s.session_id)])
+        for s in store.list_sessions(limit=1000).items
     }
-    profiles = {}
-    for user in ("alice", "bob", "ghost", "carol", "dave", "erin"):
-        p = store.get_profile(user)
-        if p is not None:
-            profiles[user] = (p.data, p.provenance, p.created_at)
-    return {"sessions": sessions, "runs": runs, "profiles": profiles}
+    return {
+        "sessions": sessions,
+        "session order": list(sessions),
+        "runs": store.list_runs(limit=1000).items,
+        "profiles": store.list_profiles(limit=1000).items,
+    }
 
 
 def test_round_trip_reproduces_the_store_byte_for_byte(cli, llm, tmp_path, small_pages) -> None:
@@ -101,9 +91,14 @@ def test_round_trip_reproduces_the_store_byte_for_byte(cli, llm, tmp_path, small
     with SqliteStorage(db_file=source) as a, SqliteStorage(db_file=copy) as b:
         before, after = snapshot(a), snapshot(b)
     assert after == before
-    assert before["profiles"]["ghost"][0] == {"name": "Casper", "likes": ["walls", 3, None]}  # no session: still kept
-    assert before["runs"]["paused-run"][7] == "worker-7" and before["runs"]["failed-run"][5] == "boom: ✗"
-    assert len(before["sessions"]["odd ✓ session/1"]["messages"]) == 8
+    profiles = {p.user_id: p for p in before["profiles"]}
+    assert profiles["ghost"].data == {"name": "Casper", "likes": ["walls", 3, None]}  # no session: still kept
+    assert profiles["alice"].version == 2
+    runs = {r.run_id: r for r in before["runs"]}
+    assert runs["paused-run"].lease_owner == "worker-7" and runs["failed-run"].error == "boom: ✗"
+    assert runs["paused-run"].version == 2  # created, then leased
+    odd, messages = before["sessions"]["odd ✓ session/1"]
+    assert odd.version == 2 and len(messages) == 8 and messages[0][3] < messages[-1][3]
 
     # the same bytes through another backend, and through stdout and stdin
     json_store = tmp_path / "json-store"
@@ -120,25 +115,29 @@ def test_export_format(cli, llm, db) -> None:
         store.create_run(Run("r-1", "s1", user_id="alice", status="paused", checkpoint={"step": 1}))
         runs = len(store.list_runs().items)
     lines = [json.loads(line) for line in cli("export", "--db", db, ok=True).stdout.splitlines()]
-    assert lines[0] == {"type": "memwise-export", "format": 1}
+    assert lines[0] == {"type": "memwise-export", "format": 2}
     kinds = [line["type"] for line in lines]
     assert kinds == ["memwise-export", "session", "message", "message", *["run"] * runs, "profile", "end"]
     session, message, answer, profile, end = lines[1], lines[2], lines[3], lines[-2], lines[-1]
-    assert list(session) == ["type", *transfer.SESSION_FIELDS] and session["summary"] == "- name: Alice"
-    assert "created_at" not in session and "version" not in session and "updated_at" not in session
+    assert list(session) == ["type", *transfer.FIELDS["session"]] and session["summary"] == "- name: Alice"
+    with SqliteStorage(db_file=db) as store:
+        stored = store.get_session("s1")
+        first = store.read_messages("s1")[0]
+    assert (session["version"], session["created_at"], session["updated_at"]) == (stored.version, stored.created_at, stored.updated_at)
     assert message["seq"] == 1 and message["turn_start"] is True and answer["seq"] == 2 and answer["turn_start"] is False
+    assert message["created_at"] == first.created_at
     assert message["data"]["parts"][0]["content"] == "My name is Alice"
     assert message["run_id"] == answer["run_id"] == profile["provenance"]["name"]["run_id"]
     run = next(line for line in lines if line["type"] == "run" and line["run_id"] == "r-1")
     assert run["status"] == "paused" and run["checkpoint"] == {"step": 1} and run["created_at"] > 0
-    assert profile["data"] == {"name": "Alice"} and "version" not in profile
+    assert profile["data"] == {"name": "Alice"} and profile["version"] == 1
     assert end == {"type": "end", "sessions": 1, "messages": 2, "runs": runs, "profiles": 1}
 
 
 def test_empty_store_exports_header_and_end(cli, tmp_path) -> None:
     SqliteStorage(db_file=str(tmp_path / "e.db")).list_sessions()
     out = cli("export", "--db", str(tmp_path / "e.db"), ok=True).stdout
-    assert out == '{"type":"memwise-export","format":1}\n{"type":"end","sessions":0,"messages":0,"runs":0,"profiles":0}\n'
+    assert out == '{"type":"memwise-export","format":2}\n{"type":"end","sessions":0,"messages":0,"runs":0,"profiles":0}\n'
 
 
 def test_import_refuses_records_the_target_has_and_writes_nothing(cli, llm, tmp_path) -> None:
@@ -182,12 +181,17 @@ def _edit(lines: list[str], index: int, **changes: Any) -> list[str]:
         (lambda lines: lines[1:], "not a memwise export"),
         (lambda lines: [lines[0], "{not json\n", *lines[1:]], "line 2: not JSON"),
         (lambda lines: [lines[0], "[1, 2]\n", *lines[1:]], "line 2: expected a JSON object"),
-        (lambda lines: _edit(lines, 0, format=2), "export format 2"),
+        (lambda lines: _edit(lines, 0, format=3), "export format 3"),
         (lambda lines: _edit(lines, 1, color="red"), "has unknown fields color"),
-        (lambda lines: _edit(lines, 1, summarized_through=-1), "'summarized_through' must be an integer >= 0"),
-        (lambda lines: _edit(lines, 1, usage={"requests": "1"}), "'usage' must be an object of integers"),
-        (lambda lines: _edit(lines, 2, data={"kind": "nonsense"}), "data is not a pydantic-ai message"),
-        (lambda lines: _edit(lines, 6, status="sleeping"), "'status' must be one of"),
+        (lambda lines: _edit(lines, 1, summarized_through=-1), "line 2: session summarized_through must be an integer >= 0"),
+        (lambda lines: _edit(lines, 1, usage={"requests": "1"}), "usage['requests'] must be an integer"),
+        (lambda lines: _edit(lines, 1, version=0), "version must be an integer >= 1"),
+        (lambda lines: _edit(lines, 1, updated_at="yesterday"), "updated_at must be epoch seconds"),
+        (lambda lines: _edit(lines, 2, data={"kind": "nonsense"}), "line 3: message data is not a pydantic-ai ModelMessage"),
+        (lambda lines: _edit(lines, 2, turn_start=False), "turn_start must be True for this message"),
+        (lambda lines: _edit(lines, 2, created_at=None), "created_at must be epoch seconds"),
+        (lambda lines: _edit(lines, 6, status="sleeping"), "status must be one of"),
+        (lambda lines: _edit(lines, 6, lease_owner=""), "run.lease_owner must be a non-empty string"),
         (lambda lines: _edit(lines, 6, type="robot"), "unknown record type 'robot'"),
         (lambda lines: _edit(lines, -1, messages=99), "is it complete?"),
         (lambda lines: [*lines[:-1], lines[1], lines[-1]], "session 's1' appears twice"),
@@ -223,25 +227,38 @@ def test_export_to_file_is_atomic(cli, llm, db, tmp_path, monkeypatch) -> None:
     out = tmp_path / "dump.jsonl"
     out.write_text("old\n")
 
-    def broken(store, write):
-        write('{"type":"memwise-export","format":1}\n')
+    def broken(self, **options):  # the sessions are written by then
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(transfer, "write_export", broken)
+    monkeypatch.setattr(SqliteStorage, "list_runs", broken)
     result = cli("export", "--db", db, "--out", str(out), ok=False)
     assert "No space left on device" in result.stderr
     assert out.read_text() == "old\n" and [p.name for p in tmp_path.iterdir() if p.name.startswith(".dump")] == []
 
 
-def test_import_keeps_created_at_of_runs_and_profiles(cli, llm, tmp_path) -> None:
-    source, copy = str(tmp_path / "a.db"), str(tmp_path / "b.db")
-    export_lines(cli, source)
-    time.sleep(0.01)
-    dump = tmp_path / "a.jsonl"
-    cli("export", "--db", source, "--out", str(dump), ok=True)
-    cli("import", str(dump), "--db", copy, ok=True)
-    with SqliteStorage(db_file=source) as a, SqliteStorage(db_file=copy) as b:
-        assert b.get_profile("alice").created_at == a.get_profile("alice").created_at
-        assert b.get_run("r-1").created_at == a.get_run("r-1").created_at
-        # what the API assigns on write is new: documented as not carried over
-        assert b.get_session("s1").created_at > a.get_session("s1").created_at
+FORMAT_1 = [  # written by memwise before exports carried versions and timestamps
+    {"type": "memwise-export", "format": 1},
+    {"type": "session", "session_id": "s1", "user_id": "alice", "agent_id": None, "summary": "- name: Alice",
+     "summarized_through": 2, "metadata": {}, "usage": {"requests": 1}},
+    {"type": "message", "session_id": "s1", "seq": 1, "run_id": "r-1", "turn_start": True,
+     "data": {"kind": "request", "parts": [{"part_kind": "user-prompt", "content": "My name is Alice",
+                                            "timestamp": "2025-01-01T00:00:00Z"}]}},
+    {"type": "run", "run_id": "r-1", "session_id": "s1", "user_id": "alice", "agent_id": None, "status": "completed",
+     "checkpoint": None, "error": None, "usage": {}, "lease_owner": None, "lease_expires_at": None, "created_at": 1.5},
+    {"type": "profile", "user_id": "alice", "data": {"name": "Alice"}, "provenance": {}, "created_at": 2.5},
+    {"type": "end", "sessions": 1, "messages": 1, "runs": 1, "profiles": 1},
+]
+
+
+def test_a_format_1_export_still_imports(cli, tmp_path) -> None:
+    dump = tmp_path / "old.jsonl"
+    dump.write_text("".join(json.dumps(line) + "\n" for line in FORMAT_1), encoding="utf-8")
+    started = time.time()
+    cli("import", str(dump), "--db", str(tmp_path / "b.db"), ok=True)
+    with SqliteStorage(db_file=str(tmp_path / "b.db")) as store:
+        session, run, profile = store.get_session("s1"), store.get_run("r-1"), store.get_profile("alice")
+        message = store.read_messages("s1")[0]
+    assert (session.summary, session.summarized_through, session.version) == ("- name: Alice", 2, 1)
+    assert (run.created_at, run.version, profile.created_at, profile.version) == (1.5, 1, 2.5, 1)
+    assert started <= session.created_at == session.updated_at == message.created_at <= time.time()
+    assert message.message.parts[0].content == "My name is Alice"

@@ -43,8 +43,8 @@ async def _write_raw(api, plan):
     """Write below the typed API, as a bug or a disk fault would."""
     storage = api.storage
     if api.mode == "async":
-        return await storage._async(plan, True)
-    return storage._sync(plan, True)
+        return await storage._async(plan, write=True)
+    return storage._sync(plan, write=True)
 
 
 async def test_corrupted_record_is_named_and_others_stay_readable(api):

@@ -11,10 +11,10 @@ from memwise.storage.contract import RawRecord
 async def test_newer_store_fails_to_open(api):
     await api.create_session("s1")
     storage = api.storage
-    raw = storage._sync(storage._get_record("meta", "format"), False)
+    raw = storage._sync(storage._get_record("meta", "format"), write=False)
     assert raw is not None, "opening a store records its format version"
     newer = RawRecord("meta", "format", raw.version + 1, raw.updated_at, '{"format": 999}')
-    assert storage._sync(storage._put_record(newer, raw.version), True)
+    assert storage._sync(storage._put_record(newer, raw.version), write=True)
     reopened = api.recipe.build() if api.recipe.shared else storage
     reopened._opened = False
     try:

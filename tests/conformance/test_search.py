@@ -227,8 +227,8 @@ async def test_messages_stored_before_search_are_indexed_on_open_resumably(api, 
         storage._sync(storage._sql(
             "INSERT INTO {messages} (session_id, seq, run_id, turn_start, created_at, body) VALUES (?, ?, ?, ?, ?, ?)",
             rows, "many",
-        ), True)
-        storage._sync(storage._sql("INSERT INTO {heads} (session_id, last_seq) VALUES (?, ?)", ("old", len(rows)), "rowcount"), True)
+        ), write=True)
+        storage._sync(storage._sql("INSERT INTO {heads} (session_id, last_seq) VALUES (?, ?)", ("old", len(rows)), "rowcount"), write=True)
     # the first open after the upgrade migrates, then is cut short after one batch of the backfill
     monkeypatch.setattr(search, "BACKLOG_BATCH", 4)
     calls, fail_after = [], [4]
@@ -246,7 +246,7 @@ async def test_messages_stored_before_search_are_indexed_on_open_resumably(api, 
             interrupted.get_session("old")
     finally:
         interrupted.close()
-    left = storage._sync(storage._sql("SELECT COUNT(*) FROM {messages} WHERE search_text IS NULL", (), "one"), False)[0]
+    left = storage._sync(storage._sql("SELECT COUNT(*) FROM {messages} WHERE search_text IS NULL", (), "one"), write=False)[0]
     assert left == len(rows) - 4  # the first batch stayed done
     fail_after[0] = len(rows) * 2
     resumed = api.recipe.build()
@@ -269,3 +269,20 @@ def _bodies() -> list[bytes]:
     for i in range(10):
         messages += turn("a walrus sighting" if i % 2 == 0 else f"nothing {i}", "ok")
     return [ModelMessagesTypeAdapter.dump_json([m])[1:-1] for m in messages]
+
+
+async def test_restored_messages_are_found(api):
+    from memwise.storage.records import Session, StoredMessage
+
+    await api.restore(Session("old", user_id="u1", created_at=1_600_000_000.0, updated_at=1_600_000_000.0, version=3))
+    other = api.recipe.build() if api.recipe.shared else api.storage  # any store's messages, as a backup holds them
+    try:
+        other.create_session("src", user_id="u9")
+        other.append_messages("src", said("the lighthouse keeper retired", "finally"))
+        backup = [StoredMessage("old", m.seq, m.run_id, m.turn_start, m.created_at, m.body) for m in other.read_messages("src")]
+    finally:
+        if other is not api.storage:
+            other.close()
+    await api.restore_messages("old", backup)
+    hits = await api.search_messages("lighthouse", user_id="u1")
+    assert [(hit.session_id, hit.seq, hit.text) for hit in hits] == [("old", 1, "8 May 2023: the lighthouse keeper retired")]

@@ -6,6 +6,7 @@ import pytest
 
 from memwise.errors import SessionAccessError, VersionConflict
 from memwise.storage.records import Run, UserProfile
+from memwise.storage.turns import RunUpdate, TurnWrite
 from tests.conformance.messages import prompt_of, turn
 
 
@@ -35,11 +36,11 @@ async def test_start_turn_refuses_another_users_session(api):
 
 async def test_finish_turn_appends_updates_session_and_run(api):
     await api.start_turn("s1", run=Run("r1", "s1"))
-    end = await api.finish_turn(
+    end = await api.finish_turn(TurnWrite(
         "s1", turn("hello"), run_id="r1",
         update_session=lambda s, seqs: {"usage": {"tokens": s.usage.get("tokens", 0) + len(seqs)}},
-        update_run=(1, {"status": "completed", "usage": {"tokens": 5}}),
-    )
+        update_run=RunUpdate(1, {"status": "completed", "usage": {"tokens": 5}}),
+    ))
     assert end.seqs == [1, 2] and end.session.usage == {"tokens": 2} and end.run.status == "completed"
     assert [m.run_id for m in await api.read_messages("s1")] == ["r1", "r1"]
     assert (await api.get_session("s1")).usage == {"tokens": 2}
@@ -62,15 +63,15 @@ async def test_finish_turn_retries_the_session_update_on_conflict(api, monkeypat
         calls.append(session.version)
         return {"summary": f"call {len(calls)}"}
 
-    end = await api.finish_turn("s1", update_session=update)
+    end = await api.finish_turn(TurnWrite("s1", update_session=update))
     assert lost == [1] and calls == [1, 1]
     assert end.session.summary == "call 2" and (await api.get_session("s1")).summary == "call 2"
 
 
 async def test_finish_turn_leaves_a_stale_session_to_the_caller(api):
     await api.start_turn("s1", run=Run("r1", "s1"))
-    end = await api.finish_turn("s1", turn("appended"), run_id="r1", update_session=lambda s, seqs: None,
-                                update_run=(1, {"status": "completed"}))
+    end = await api.finish_turn(TurnWrite("s1", turn("appended"), run_id="r1", update_session=lambda s, seqs: None,
+                                          update_run=RunUpdate(1, {"status": "completed"})))
     assert end.session is None and end.seqs == [1, 2] and end.run.status == "completed"
     assert len(await api.read_messages("s1")) == 2 and (await api.get_session("s1")).version == 1
 
@@ -79,7 +80,7 @@ async def test_finish_turn_of_a_stale_run_writes_nothing(api):
     await api.start_turn("s1", run=Run("r1", "s1"))
     await api.update_run("r1", expected_version=1, status="cancelled")  # e.g. cancelled meanwhile
     with pytest.raises(VersionConflict):
-        await api.finish_turn("s1", turn("late"), run_id="r1", update_session=lambda s, seqs: {"summary": "x"},
-                              update_run=(1, {"status": "completed"}))
+        await api.finish_turn(TurnWrite("s1", turn("late"), run_id="r1", update_session=lambda s, seqs: {"summary": "x"},
+                                        update_run=RunUpdate(1, {"status": "completed"})))
     assert await api.read_messages("s1") == [] and (await api.get_session("s1")).summary is None
     assert (await api.get_run("r1")).status == "cancelled"

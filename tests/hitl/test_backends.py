@@ -33,10 +33,10 @@ def test_pause_and_resume_on_every_backend(recipe: Recipe, effects) -> None:
         second.acquire_lease(paused.run_id, "another-worker", 60)  # someone is resuming it
         listed.active_requirements[0].confirm()
         with pytest.raises(LeaseHeldError):
-            worker.continue_run(run_id=paused.run_id, requirements=listed.active_requirements)
+            worker.continue_run(return_output=True, run_id=paused.run_id, requirements=listed.active_requirements)
         second.release_lease(paused.run_id, "another-worker")
 
-        done = worker.continue_run(run_id=paused.run_id, requirements=listed.active_requirements)
+        done = worker.continue_run(return_output=True, run_id=paused.run_id, requirements=listed.active_requirements)
         assert done.output == "delete_file: deleted /a" and effects.count("delete_file") == 1
         assert shape([m.message for m in first.read_messages("s1")]) == [
             ("request", [("user", "call delete_file path=/a")]),
@@ -45,7 +45,7 @@ def test_pause_and_resume_on_every_backend(recipe: Recipe, effects) -> None:
             ("response", [("text", "delete_file: deleted /a")]),
         ]
         with pytest.raises(RunNotResumableError):
-            agent_on(first).continue_run(run_id=paused.run_id, requirements=listed.active_requirements)
+            agent_on(first).continue_run(return_output=True, run_id=paused.run_id, requirements=listed.active_requirements)
         assert worker.list_paused_runs(user_id="u1") == []
     finally:
         first.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 
@@ -30,7 +31,7 @@ def test_cancel_stops_a_running_run_at_its_next_step(store, scripted, effects) -
     assert store.read_messages("s1") == []  # a cancelled run saves nothing to memory
     assert agent.cancel_run(run.run_id) is False  # already cancelled
     with pytest.raises(RunNotResumableError, match="cancelled"):
-        agent.continue_run(run_id=run.run_id)
+        agent.continue_run(return_output=True, run_id=run.run_id)
 
 
 def test_a_cancel_during_the_last_model_call_stops_before_memory_is_saved(store, scripted) -> None:
@@ -54,7 +55,7 @@ def test_a_paused_run_can_be_cancelled(store, scripted) -> None:
     assert agent.get_run_output(paused.run_id).status == "cancelled" and agent.list_paused_runs() == []
     paused.active_requirements[0].confirm()
     with pytest.raises(RunNotResumableError, match="cancelled"):
-        agent.continue_run(run_id=paused.run_id, requirements=paused.active_requirements)
+        agent.continue_run(return_output=True, run_id=paused.run_id, requirements=paused.active_requirements)
 
 
 def test_a_tool_error_marks_the_run_error_and_it_resumes_once_fixed(store, scripted, effects) -> None:
@@ -72,7 +73,7 @@ def test_a_tool_error_marks_the_run_error_and_it_resumes_once_fixed(store, scrip
     ]
 
     effects.fail_with = None  # the cause is fixed
-    done = make_agent(store, support.ScriptedModel()).continue_run(run_id=run.run_id)
+    done = make_agent(store, support.ScriptedModel()).continue_run(return_output=True, run_id=run.run_id)
     assert done.status == "completed" and done.output == "lookup: found x"
     assert effects.count("lookup") == 2 and len(scripted.requests) == 1  # the failed step re-ran; the model did not
     assert shape([m.message for m in store.read_messages("s1")]) == [
@@ -89,13 +90,13 @@ def test_an_approved_call_that_failed_is_retried_with_the_same_decision(store, s
     paused.active_requirements[0].confirm()
     effects.fail_with = "read-only file system"
     with pytest.raises(OSError):
-        agent.continue_run(run_id=paused.run_id, requirements=paused.active_requirements)
+        agent.continue_run(return_output=True, run_id=paused.run_id, requirements=paused.active_requirements)
     assert store.get_run(paused.run_id).status == "error"
     with pytest.raises(RequirementError, match="not paused"):
-        agent.continue_run(run_id=paused.run_id, requirements=paused.active_requirements)
+        agent.continue_run(return_output=True, run_id=paused.run_id, requirements=paused.active_requirements)
 
     effects.fail_with = None
-    done = agent.continue_run(run_id=paused.run_id)  # the recorded confirmation is replayed
+    done = agent.continue_run(return_output=True, run_id=paused.run_id)  # the recorded confirmation is replayed
     assert done.output == "delete_file: deleted /a" and effects.count("delete_file") == 2
     assert len(store.read_messages("s1")) == 4
 
@@ -103,9 +104,9 @@ def test_an_approved_call_that_failed_is_retried_with_the_same_decision(store, s
 def test_a_run_cut_short_after_storing_its_messages_is_not_stored_twice(store, scripted, monkeypatch) -> None:
     finish_turn = store.afinish_turn
 
-    async def storage_gone_before_the_run_update(*args, update_run=None, **kwargs):
+    async def storage_gone_before_the_run_update(write):
         # what a backend without transactions is left with when it dies inside finish_turn
-        await finish_turn(*args, **kwargs)
+        await finish_turn(replace(write, update_run=None))
         raise ConnectionError("storage went away")
 
     monkeypatch.setattr(store, "afinish_turn", storage_gone_before_the_run_update)
@@ -115,7 +116,7 @@ def test_a_run_cut_short_after_storing_its_messages_is_not_stored_twice(store, s
     [run] = store.list_runs(session_id="s1").items
     assert run.status == "error" and len(store.read_messages("s1")) == 4  # stored, not marked completed
 
-    done = make_agent(store, support.ScriptedModel()).continue_run(run_id=run.run_id)
+    done = make_agent(store, support.ScriptedModel()).continue_run(return_output=True, run_id=run.run_id)
     assert done.status == "completed" and store.get_run(run.run_id).status == "completed"
     assert len(store.read_messages("s1")) == 4
 

@@ -21,7 +21,7 @@ def test_a_second_resumer_is_refused_while_the_first_resumes(store, scripted, ef
 
     def resume_first() -> None:
         first["out"] = make_agent(store, support.ScriptedModel()).continue_run(
-            run_id=paused.run_id, requirements=paused.active_requirements
+            return_output=True, run_id=paused.run_id, requirements=paused.active_requirements
         )
 
     worker = threading.Thread(target=resume_first)
@@ -30,14 +30,14 @@ def test_a_second_resumer_is_refused_while_the_first_resumes(store, scripted, ef
     second = make_agent(SqliteStorage(db_file=store.db_file), support.ScriptedModel())
     try:
         with pytest.raises(LeaseHeldError, match="being resumed"):
-            second.continue_run(run_id=paused.run_id, requirements=paused.active_requirements)
+            second.continue_run(return_output=True, run_id=paused.run_id, requirements=paused.active_requirements)
         assert second.get_run_output(paused.run_id).status == "running"  # live, not interrupted
     finally:
         effects.gate.set()
         worker.join(timeout=60)
     assert first["out"].status == "completed"
     with pytest.raises(RunNotResumableError, match="completed"):
-        second.continue_run(run_id=paused.run_id, requirements=paused.active_requirements)
+        second.continue_run(return_output=True, run_id=paused.run_id, requirements=paused.active_requirements)
     assert effects.count("delete_file") == 1 and len(store.read_messages("s1")) == 4
 
 
@@ -51,7 +51,7 @@ def test_racing_resumers_resume_the_run_exactly_once(store, scripted, effects, d
         agent = make_agent(SqliteStorage(db_file=str(db)), support.ScriptedModel())
         start.wait()
         try:
-            outcomes.append(agent.continue_run(run_id=paused.run_id, requirements=paused.active_requirements).status)
+            outcomes.append(agent.continue_run(return_output=True, run_id=paused.run_id, requirements=paused.active_requirements).status)
         except (LeaseHeldError, RunNotResumableError) as exc:
             outcomes.append(type(exc).__name__)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from memwise import Agent, Memory, Task
 from memwise.errors import LeaseHeldError
 from tests.hitl import support
 from tests.hitl.conftest import make_agent
@@ -56,6 +57,16 @@ def test_a_run_paused_here_is_resumed_by_another_process(store, db, scripted, ca
     assert store.get_run(paused.run_id).status == "completed"
 
 
+def test_a_run_paused_on_a_task_tool_is_resumed_by_a_new_agent_in_another_process(store, db, scripted) -> None:
+    agent = Agent(scripted.model, memory=Memory(store, session_id="s1", user_id="u1", full_session_memory=True))
+    paused = agent.do(Task("call delete_file path=/a", tools=[support.delete_file]), return_output=True)
+    assert paused.is_paused
+    # the child builds Agent(model, memory=...) with no tools; it imported tests.hitl.support
+    done = in_child("resume-bare", str(db), paused.run_id, json.dumps({"delete_file": {"confirm": True}}))
+    assert done["status"] == "completed" and done["results"] == {"delete_file": "deleted /a"}
+    assert [name for name, _ in done["effects"]] == ["delete_file"]
+
+
 def test_sigkill_mid_run_leaves_an_interrupted_run_to_inspect_and_resume(store, db, effects) -> None:
     proc = child("hang", str(db), "call step n=1", "1.0", stdout=subprocess.PIPE)
     try:
@@ -76,7 +87,7 @@ def test_sigkill_mid_run_leaves_an_interrupted_run_to_inspect_and_resume(store, 
         ("response", [("call", "step", {"n": "1"})]),
     ]
 
-    done = agent.continue_run(run_id=run.run_id)  # takes the expired lease over
+    done = agent.continue_run(return_output=True, run_id=run.run_id)  # takes the expired lease over
     assert done.status == "completed" and done.output == "step: step 1"
     assert effects.count("step") == 1  # the interrupted step ran again, here
     assert shape([m.message for m in store.read_messages("s1")]) == [
@@ -96,7 +107,7 @@ def test_a_live_worker_keeps_its_run(store, db) -> None:
         agent = make_agent(store, support.ScriptedModel())
         assert agent.get_run_output(run.run_id).status == "running"
         with pytest.raises(LeaseHeldError, match="being resumed"):
-            agent.continue_run(run_id=run.run_id)
+            agent.continue_run(return_output=True, run_id=run.run_id)
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)

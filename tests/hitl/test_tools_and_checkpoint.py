@@ -47,9 +47,9 @@ def test_a_pydantic_ai_tool_requiring_approval_pauses_like_a_confirmation(script
 
     agent = Agent(scripted.model, tools=[Tool(wipe, requires_approval=True)])
     paused = agent.do("call wipe path=/a")
-    assert paused.pause_reason == "requires_confirmation"
+    assert paused.pause_reason == "confirmation"
     paused.active_requirements[0].confirm()
-    assert agent.continue_run(run_id=paused.run_id, requirements=paused.active_requirements).output == "wipe: wiped /a"
+    assert agent.continue_run(return_output=True, run_id=paused.run_id, requirements=paused.active_requirements).output == "wipe: wiped /a"
 
 
 def test_the_checkpoint_is_json_and_round_trips() -> None:
@@ -58,7 +58,7 @@ def test_the_checkpoint_is_json_and_round_trips() -> None:
         ToolExecution("send_email", {"subject": "hi"}, "c1"),
         [UserInputField("to_address", value="a@b.c")],
     )
-    point = Checkpoint(
+    checkpoint = Checkpoint(
         "call send_email subject=hi", "context", type_name(Verdict), ["send_email"], "be brief",
         history=[ModelRequest(parts=[UserPromptPart("earlier")]), ModelResponse(parts=[TextPart("ok")])],
         messages=[
@@ -67,13 +67,13 @@ def test_the_checkpoint_is_json_and_round_trips() -> None:
         ],
         usage=RunUsage(requests=1, input_tokens=5), pending=[requirement],
     )
-    data = json.loads(json.dumps(point.to_json()))
+    data = json.loads(json.dumps(checkpoint.to_json()))
     back = Checkpoint.from_json(data, "r1")
     assert back.to_json() == data
     assert back.pending[0].user_input == {"to_address": "a@b.c"} and back.usage.input_tokens == 5
-    assert find_type(back.output_type, {}, "r1") is Verdict  # imported by name
-    with pytest.raises(RunNotResumableError, match="cannot be imported"):
-        find_type("nowhere.module:Thing", {}, "r1")
+    assert find_type(back.output_type, {type_name(Verdict): Verdict}, "r1") is Verdict  # found among known types
+    with pytest.raises(RunNotResumableError, match="does not know"):
+        find_type(back.output_type, {}, "r1")  # never imported by name
     with pytest.raises(RunNotResumableError, match="format"):
         Checkpoint.from_json({**data, "format": 99}, "r1")
     with pytest.raises(RunNotResumableError, match="no checkpoint"):

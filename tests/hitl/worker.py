@@ -2,6 +2,7 @@
 
     start DB PROMPT                 run until it pauses; print the RunOutput as JSON
     resume DB RUN_ID DECISIONS      a new Agent decides and continues; print the result as JSON
+    resume-bare DB RUN_ID DECISIONS the same with an Agent given no tools (this process imported them)
     hang DB PROMPT TTL              run until the `step` tool, which prints "started" and blocks
 """
 
@@ -16,9 +17,9 @@ from memwise.storage.sqlite import SqliteStorage
 from tests.hitl import support
 
 
-def agent_on(db: str, model: support.ScriptedModel, **kwargs) -> Agent:
+def agent_on(db: str, model: support.ScriptedModel, tools: list | None = support.TOOLS, **kwargs) -> Agent:
     memory = Memory(SqliteStorage(db_file=db), session_id="s1", user_id="u1", full_session_memory=True)
-    return Agent(model.model, memory=memory, tools=support.TOOLS, **kwargs)
+    return Agent(model.model, memory=memory, tools=tools, **kwargs)
 
 
 def decide(requirements, decisions: dict) -> None:
@@ -40,11 +41,11 @@ def main(job: str, db: str, *args: str) -> None:
     model = support.ScriptedModel()
     if job == "start":
         print(json.dumps(agent_on(db, model).do(args[0], return_output=True).to_dict()))
-    elif job == "resume":
-        agent = agent_on(db, model)
+    elif job in ("resume", "resume-bare"):
+        agent = agent_on(db, model, tools=None if job == "resume-bare" else support.TOOLS)
         paused = agent.get_run_output(args[0])
         decide(paused.active_requirements, json.loads(args[1]))
-        done = agent.continue_run(run_id=args[0], requirements=paused.active_requirements)
+        done = agent.continue_run(return_output=True, run_id=args[0], requirements=paused.active_requirements)
         print(json.dumps({**done.to_dict(), "results": model.last_results(), "effects": support.EFFECTS.calls}))
     elif job == "hang":
         async def block() -> None:

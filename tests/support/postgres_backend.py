@@ -60,3 +60,11 @@ def fresh_schema(prefix: str = "mw_test") -> Iterator[str]:
 def postgres(tmp_path: Path) -> Iterator[Recipe]:
     with fresh_schema() as schema:
         yield Recipe("memwise.storage.postgres:PostgresStorage", {"db_url": server_url(), "db_schema": schema})
+
+
+@contextmanager
+def schema_url(name: str = "mw_test") -> Iterator[str]:
+    """A URL for `from_url` with a new `?schema=`, dropped on exit."""
+    admin_connection().close()  # BackendUnavailable when the server is missing
+    with fresh_schema(name) as schema:
+        yield f"{server_url()}?schema={schema}"

@@ -62,3 +62,17 @@ def redis(tmp_path: Path) -> Iterator[Recipe]:
             delete_prefix(client, prefix)
         finally:
             client.close()
+
+
+@contextmanager
+def prefix_url(name: str = "mwtest") -> Iterator[str]:
+    """A URL for `from_url` with a new random `?prefix=`; every key of that prefix goes on exit."""
+    client = connect()
+    prefix = f"{name}-{uuid.uuid4().hex[:12]}"
+    try:
+        yield f"{REDIS_URL}?prefix={prefix}"
+    finally:
+        try:
+            delete_prefix(client, prefix)
+        finally:
+            client.close()

@@ -8,7 +8,9 @@ run once), paused (a JSON checkpoint waits for a person), or failed. `do`, `stre
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
@@ -23,18 +25,24 @@ from memwise.agent.stream import StreamedRun
 from memwise.agent.task import Task, as_task
 from memwise.errors import InvalidInputError, NotFoundError
 from memwise.hitl.checkpoint import Checkpoint, type_name
+from memwise.hitl.handlers import Handler, check_handlers, decide
 from memwise.hitl.lease import DEFAULT_TTL, RunLease, cancel_run, is_interrupted
 from memwise.hitl.requirements import Requirement
-from memwise.memory._sync import run_sync, sync_twin
+from memwise._sync import run_sync, sync_twin
 from memwise.memory.context import join_instructions
 from memwise.memory.errors import SessionAccessError
-from memwise.memory.memory import Memory
+from memwise.memory.memory import Memory, enable_debug_logging
 from memwise.memory.recall import tools as recall_tools
 from memwise.memory.run import MemoryRun
 from memwise.memory.save import history_stored
 from memwise.models import resolve_model
 from memwise.storage.records import Run
 from memwise.tools.build import build_tools
+
+#: Paused runs whose requirement objects an Agent remembers (so `continue_run(run_id=...)` after
+#: `confirm()` on them needs no `requirements=`).
+_REMEMBERED_PAUSES = 256
+_REMEMBERED_PER_RUN = 64
 
 
 class Agent:
@@ -44,7 +52,8 @@ class Agent:
     `MEMWISE_MODEL` environment variable, else "local". Tools are plain Python functions,
     `@tool(...)` functions that pause the run for a person, or pydantic-ai Tools.
     `system_prompt` is sent as instructions on every run. `lease_ttl`: seconds after which a
-    run whose worker died can be taken over by `continue_run`.
+    run whose worker died can be taken over by `continue_run`. `feed_tool_call_results` and
+    `debug` / `debug_level`, when given, set those options of `memory`.
     """
 
     def __init__(
@@ -59,6 +68,9 @@ class Agent:
         model_settings: dict[str, Any] | None = None,
         retries: int | None = None,
         lease_ttl: float = DEFAULT_TTL,
+        feed_tool_call_results: bool | None = None,
+        debug: bool = False,
+        debug_level: int = 1,
     ) -> None:
         if memory is not None and not isinstance(memory, Memory):
             raise InvalidInputError(f"memory must be a memwise Memory, got {type(memory).__name__}")
@@ -68,6 +80,8 @@ class Agent:
             raise InvalidInputError("metadata must be a dict")
         if isinstance(lease_ttl, bool) or not isinstance(lease_ttl, (int, float)) or lease_ttl <= 0:
             raise InvalidInputError(f"lease_ttl must be a positive number of seconds, got {lease_ttl!r}")
+        _configure_memory(memory, feed_tool_call_results, debug, debug_level)
+        self.debug = debug
         self.model: Model = resolve_model(model)
         self.memory = memory
         self.tools = list(tools or [])
@@ -78,6 +92,8 @@ class Agent:
         pa_tools, self._specs = build_tools([*self.tools, *recall_tools(memory)])
         self._task_tools: dict[str, Any] = {}  # per-task tools by name, so this Agent can resume their runs
         self._output_types: dict[str, Any] = {}
+        self._pending: OrderedDict[str, list[Requirement]] = OrderedDict()  # run id -> requirements handed out
+        self._pending_lock = threading.Lock()
         self._own_store: Any = None  # runs of an Agent without memory (resumable in this process only)
         self._own_session = f"agent-{uuid.uuid4().hex}"
         self._agent: _PAAgent[None, Any] = _PAAgent(
@@ -94,12 +110,22 @@ class Agent:
         """Run `task`; return its output (or the RunOutput with `return_output=True`).
         A run that pauses for a person always returns its RunOutput (`is_paused`)."""
         state = await self._open(as_task(task))
-        output = await runner.execute(self._agent, state)
+        output = self._remember(await runner.execute(self._agent, state), fresh=True)
         return output if return_output or output.is_paused else output.output
 
     def do(self, task: Task | str, *, return_output: bool = False) -> Any:
         """Blocking `do_async`; works in scripts, threads and under a running event loop."""
         return run_sync(self.do_async(task, return_output=return_output))
+
+    async def print_do_async(self, task: Task | str, *, return_output: bool = False) -> Any:
+        """`do_async`, printing the answer (or what a paused run waits for) before returning it."""
+        result = await self.do_async(task, return_output=return_output)
+        print(result)
+        return result
+
+    def print_do(self, task: Task | str, *, return_output: bool = False) -> Any:
+        """Blocking `print_do_async`."""
+        return run_sync(self.print_do_async(task, return_output=return_output))
 
     def astream(self, task: Task | str) -> StreamedRun:
         """Stream the answer: `async for text in agent.astream(task)`; `.result` afterwards.
@@ -111,31 +137,66 @@ class Agent:
         return self.astream(task)
 
     async def continue_run_async(
-        self, run_id: str, requirements: Sequence[Requirement] | None = None
-    ) -> RunOutput[Any]:
+        self,
+        task: Task | None = None,
+        run_id: str | RunOutput[Any] | None = None,
+        requirements: Sequence[Requirement] | None = None,
+        *,
+        return_output: bool = False,
+        hitl_handler: Handler | None = None,
+        external_tool_executor: Handler | None = None,
+    ) -> Any:
         """Resume a paused run with its decided `requirements`, or take over a failed or
-        interrupted run, from its stored checkpoint — in any process, with an Agent that has the
-        same tools. Exactly once: a run another worker is resuming raises LeaseHeldError, a
-        completed or cancelled one RunNotResumableError."""
+        interrupted run, from its stored checkpoint, in any process. Returns the output (the
+        RunOutput with `return_output=True`, or when the run pauses again), as `do` does.
+
+        The run is `run_id`, else the last run of `task`. Without `requirements`, the ones this
+        Agent handed out for the run (decided in place) are used. `task` also hands over the
+        run's per-task tools and output type; `@tool` functions this process defined are found
+        by name. `hitl_handler(requirement)` decides requirements, `external_tool_executor(requirement)`
+        returns an external call's result; with either, later pauses are decided and continued
+        too. Exactly once: a run another worker is resuming raises LeaseHeldError, a completed
+        or cancelled one RunNotResumableError."""
+        task, run_id, requirements = _continue_args(task, run_id, requirements)
+        handlers = check_handlers(hitl_handler, external_tool_executor)
+        key = _run_id(run_id if run_id is not None else _task_run_id(task))
+        if requirements is None and handlers:
+            requirements = self._handed_out(key)
+        while True:
+            if handlers and requirements:
+                await decide(requirements, hitl_handler, external_tool_executor)
+            output = self._remember(await self._continue(key, requirements, task), fresh=True)
+            if not (handlers and output.is_paused):
+                break
+            requirements = output.active_requirements
+            if not await decide(requirements, hitl_handler, external_tool_executor):
+                break  # the callbacks left something undecided: hand the pause back
+        return output if return_output or output.is_paused else output.output
+
+    async def _continue(
+        self, run_id: str, requirements: Sequence[Requirement] | None, task: Task | None
+    ) -> RunOutput[Any]:
         store, _ = self._run_store(pausable=True)
-        run = await store.aget_run(_run_id(run_id))
+        run = await store.aget_run(run_id)
         if run is None:
             raise NotFoundError(f"run {run_id!r} does not exist")
         check_resumable(run)
+        if requirements is None and run.status == "paused":
+            requirements = self._handed_out(run_id)
         lease = await RunLease.take(store, run.run_id, self.lease_ttl)
         try:
-            state = resume_state(self, lease, requirements)
+            state = resume_state(self, lease, requirements, task)
         except BaseException:
             await lease.release()
             raise
         recovering = lease.run.status != "paused"
         try:
-            await lease.save(status="running", error=None, checkpoint=state.point.to_json())
+            await lease.save(status="running", error=None, checkpoint=state.checkpoint.to_json())
             lease.start()
             if state.memory is not None:  # memory's reads as of now (the session, profile, turns)
-                state.mrun = MemoryRun(state.memory, run_id=state.run_id, agent_id=self.name, model=self.model)
-                await state.mrun.begin()
-            if state.point.messages is None:  # it died before its first step: start from its prompt
+                state.memory_run = MemoryRun(state.memory, run_id=state.run_id, agent_id=self.name, model=self.model)
+                await state.memory_run.begin()
+            if state.checkpoint.messages is None:  # it died before its first step: start from its prompt
                 await self._compose(state)
             if recovering and state.memory is not None:
                 state.history_stored = await history_stored(state.memory, state.run_id, lease.run.created_at)
@@ -163,7 +224,7 @@ class Agent:
         paused, the `active_requirements` to decide. None if there is no such run."""
         store, _ = self._run_store(pausable=True)
         run = await store.aget_run(_run_id(run_id))
-        return output_of(self._own(run)) if run is not None else None
+        return self._remember(output_of(self._own(run))) if run is not None else None
 
     get_run_output = sync_twin(get_run_output_async)
 
@@ -171,7 +232,7 @@ class Agent:
         self, session_id: str | None = None, user_id: str | None = None, *, limit: int = 50
     ) -> list[RunOutput[Any]]:
         """Paused runs of a session or a user (default: this memory's session), newest first."""
-        return [output_of(r) for r in await self._list_runs(session_id, user_id, "paused", limit)]
+        return [self._remember(output_of(r)) for r in await self._list_runs(session_id, user_id, "paused", limit)]
 
     list_paused_runs = sync_twin(list_paused_runs_async)
 
@@ -196,13 +257,15 @@ class Agent:
         output_name = type_name(task.response_format)
         if output_name is not None:
             self._output_types[output_name] = task.response_format
-        point = Checkpoint(task.description, task.context_text(), output_name, sorted(specs))
+        checkpoint = Checkpoint(task.description, task.context_text(), output_name, sorted(specs))
+        checkpoint.tool_refs = {name: spec.ref for name, spec in specs.items() if spec.ref is not None}
         state = runner.RunState(
-            run_id=str(uuid.uuid4()), point=point, output_type=task.response_format, specs=specs,
+            run_id=str(uuid.uuid4()), checkpoint=checkpoint, output_type=task.response_format, specs=specs,
             toolsets=toolsets, memory=self.memory, task=task,
         )
         if streaming and state.pausable:
             raise InvalidInputError("a run with tools that pause cannot be streamed; use do() / do_async()")
+        task.run_id = state.run_id
         store, session_id = self._run_store(state.pausable)
         memory = self.memory
         state.session_id = memory.session_id if memory is not None else None
@@ -210,12 +273,12 @@ class Agent:
         if store is not None:
             user_id = memory.user_id if memory is not None else None
             agent_id = (memory.agent_id if memory is not None else None) or self.name
-            run = Run(state.run_id, session_id, user_id=user_id, agent_id=agent_id, checkpoint=point.to_json())
+            run = Run(state.run_id, session_id, user_id=user_id, agent_id=agent_id, checkpoint=checkpoint.to_json())
             record = RunLease.leased(run, self.lease_ttl)
         in_memory_store = memory is not None and store is memory.storage
         if memory is not None:  # memory's reads and the run record: one plan
-            state.mrun = MemoryRun(memory, run_id=state.run_id, agent_id=self.name, model=self.model)
-            created = await state.mrun.begin(record if in_memory_store else None)
+            state.memory_run = MemoryRun(memory, run_id=state.run_id, agent_id=self.name, model=self.model)
+            created = await state.memory_run.begin(record if in_memory_store else None)
         if record is not None:
             if not in_memory_store:
                 created = await store.acreate_run(record)
@@ -234,10 +297,10 @@ class Agent:
     async def _compose(self, state: runner.RunState) -> None:
         """Fit what memory read into the context, and compose the run's instructions."""
         context = None
-        if state.mrun is not None:
-            loaded = await state.mrun.open(state.point.prompt)
-            state.point.history, context = loaded.history, loaded.context
-        state.point.instructions = join_instructions(self.system_prompt, context, state.point.task_context)
+        if state.memory_run is not None:
+            loaded = await state.memory_run.open(state.checkpoint.prompt)
+            state.checkpoint.history, context = loaded.history, loaded.context
+        state.checkpoint.instructions = join_instructions(self.system_prompt, context, state.checkpoint.task_context)
 
     async def _stream(self, task: Task) -> AsyncIterator[Any]:
         """Yield text deltas (or partial structured outputs); the RunOutput is returned last."""
@@ -284,6 +347,33 @@ class Agent:
         page = await store.alist_runs(session_id=session_id, user_id=user_id or mine, status=status, limit=limit)
         return list(page.items)
 
+    def _remember(self, output: RunOutput[Any], *, fresh: bool = False) -> RunOutput[Any]:
+        """Keep the requirement objects of the paused outputs this Agent hands out: decided in
+        place, they need not be passed back to `continue_run`. `fresh`: the run paused anew, so
+        what was handed out before no longer applies. Forgotten once the run is not paused."""
+        with self._pending_lock:
+            if not output.is_paused:
+                self._pending.pop(output.run_id, None)
+                return output
+            kept = [] if fresh else self._pending.get(output.run_id, [])
+            self._pending[output.run_id] = [*kept, *output.active_requirements][-_REMEMBERED_PER_RUN:]
+            self._pending.move_to_end(output.run_id)
+            while len(self._pending) > _REMEMBERED_PAUSES:
+                self._pending.popitem(last=False)
+        return output
+
+    def _handed_out(self, run_id: str) -> list[Requirement] | None:
+        """The requirements this Agent handed out for `run_id`, one per call: a decided copy
+        wins (the caller may have decided the one from `do` or the one from `get_run_output`)."""
+        with self._pending_lock:
+            handed = list(self._pending.get(run_id, []))
+        by_call: dict[str, Requirement] = {}
+        for requirement in handed:
+            call = requirement.tool_execution.tool_call_id
+            if call not in by_call or requirement.is_resolved:
+                by_call[call] = requirement
+        return list(by_call.values()) or None
+
     def _own(self, run: Run) -> Run:
         """Refuse a run of another user when this Agent's memory belongs to a user."""
         mine = self.memory.user_id if self.memory is not None else None
@@ -293,6 +383,42 @@ class Agent:
 
     def __repr__(self) -> str:
         return f"Agent(model={getattr(self.model, 'model_name', self.model)!r}, memory={self.memory!r})"
+
+
+def _configure_memory(memory: Memory | None, feed_tool_call_results: bool | None, debug: bool, debug_level: int) -> None:
+    """Agent-level `feed_tool_call_results` / `debug` set the memory's options (as the original's Agent does)."""
+    if feed_tool_call_results is not None and not isinstance(feed_tool_call_results, bool):
+        raise InvalidInputError(f"feed_tool_call_results must be True, False or None, got {feed_tool_call_results!r}")
+    if not isinstance(debug, bool) or isinstance(debug_level, bool) or debug_level not in (1, 2):
+        raise InvalidInputError(f"debug must be True or False and debug_level 1 or 2, got {debug!r}, {debug_level!r}")
+    if memory is None:
+        return
+    if feed_tool_call_results is not None:
+        memory.feed_tool_call_results = feed_tool_call_results
+    if debug:
+        memory.debug, memory.debug_level = True, debug_level
+        enable_debug_logging()
+
+
+def _continue_args(task: Any, run_id: Any, requirements: Any) -> tuple[Task | None, Any, Any]:
+    """`continue_run(task=..., run_id=..., requirements=...)`, also called as `continue_run(run_id, requirements)`."""
+    if isinstance(task, (str, RunOutput)):  # a run id given first, positionally
+        if requirements is None and isinstance(run_id, (list, tuple)):
+            run_id, requirements = None, run_id
+        if run_id is not None:
+            raise InvalidInputError("continue_run got two run ids; pass task=Task(...) or run_id=...")
+        task, run_id = None, task
+    if task is not None and not isinstance(task, Task):
+        raise InvalidInputError(f"task must be a Task, got {type(task).__name__}")
+    return task, run_id, requirements
+
+
+def _task_run_id(task: Task | None) -> str:
+    if task is None:
+        raise InvalidInputError("continue_run needs run_id=... or task=... (a Task an Agent has run)")
+    if task.run_id is None:
+        raise InvalidInputError(f"{task!r} has not been run; pass run_id=... to continue another run")
+    return task.run_id
 
 
 def _run_id(value: Any) -> str:

@@ -36,6 +36,9 @@ class RunOutput(Generic[T]):
     error: str | None = None
 
     def __str__(self) -> str:
+        if self.is_paused:
+            calls = ", ".join(r.tool_execution.tool_name for r in self.active_requirements)
+            return f"run {self.run_id} paused for {self.pause_reason}: {calls}"
         return str(self.output)
 
     @property
@@ -43,12 +46,17 @@ class RunOutput(Generic[T]):
         return self.status == "paused"
 
     @property
+    def is_complete(self) -> bool:
+        return self.status == "completed"
+
+    @property
     def requirements(self) -> list[Requirement]:
         return self.active_requirements
 
     @property
     def pause_reason(self) -> str | None:
-        """Why the run paused: the @tool flags of the calls it waits for, e.g. "requires_confirmation"."""
+        """Why the run paused: "confirmation", "user_input" or "external_execution" (comma-joined
+        when it waits for calls of several kinds); None unless paused."""
         if not self.is_paused:
             return None
         from memwise.hitl.requirements import pause_reason

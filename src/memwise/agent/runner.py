@@ -40,14 +40,14 @@ class RunState:
     """One run as it executes: what pydantic-ai is given, and the records kept about it."""
 
     run_id: str
-    point: Checkpoint  # prompt, tools, ...; once started: instructions, history, messages, usage
+    checkpoint: Checkpoint  # prompt, tools, ...; once started: instructions, history, messages, usage
     output_type: Any
     specs: dict[str, ToolSpec]
     toolsets: list[Any] | None = None
     memory: Memory | None = None
     session_id: str | None = None
     lease: RunLease | None = None
-    mrun: MemoryRun | None = None
+    memory_run: MemoryRun | None = None
     results: DeferredToolResults | None = None  # decisions a resumed run applies first
     history_stored: bool = False  # a worker that died had stored this run's messages already
     forget_when_done: bool = False  # the run lives in an Agent's private store
@@ -60,16 +60,16 @@ class RunState:
         return any(spec.options.pauses for spec in self.specs.values())
 
     def run_kwargs(self) -> dict[str, Any]:
-        point = self.point
+        checkpoint = self.checkpoint
         kwargs: dict[str, Any] = {
-            "message_history": [*point.history, *(point.messages or [])] or None,
-            "instructions": point.instructions,
+            "message_history": [*checkpoint.history, *(checkpoint.messages or [])] or None,
+            "instructions": checkpoint.instructions,
             "conversation_id": self.session_id,
         }
-        if point.messages is None:
+        if checkpoint.messages is None:
             kwargs["run_id"] = self.run_id
         else:  # pydantic-ai gives each resumed segment its own run id; ours stays on the record
-            kwargs["usage"] = copy.deepcopy(point.usage)
+            kwargs["usage"] = copy.deepcopy(checkpoint.usage)
             kwargs["deferred_tool_results"] = self.results
         if self.pausable:
             kwargs["output_type"] = [self.output_type, DeferredToolRequests]
@@ -82,8 +82,8 @@ class RunState:
 
 async def drive(agent: _PAAgent[None, Any], state: RunState) -> tuple[Any, list[ModelMessage], RunUsage]:
     """Run to the end (an answer, or deferred tool calls); return output, the run's messages, usage."""
-    done = list(state.point.messages or [])
-    prompt = state.point.prompt if state.point.messages is None else None
+    done = list(state.checkpoint.messages or [])
+    prompt = state.checkpoint.prompt if state.checkpoint.messages is None else None
     async with agent.iter(prompt, **state.run_kwargs()) as run:
         node = run.next_node
         while not isinstance(node, End):
@@ -108,8 +108,8 @@ async def _step(state: RunState, run: Any, node: Any, done: list[ModelMessage]) 
         return
     if len(messages) <= state.saved:
         return
-    point = replace(state.point, messages=messages, usage=copy.deepcopy(run.usage), pending=[], decided=[])
-    await lease.save(checkpoint=point.to_json())
+    checkpoint = replace(state.checkpoint, messages=messages, usage=copy.deepcopy(run.usage), pending=[], decided=[])
+    await lease.save(checkpoint=checkpoint.to_json())
     state.saved = len(messages)
 
 
@@ -118,9 +118,9 @@ async def pause(
 ) -> RunOutput[Any]:
     """Persist the checkpoint with what the run waits for, and give the lease back."""
     requirements = requirements_from(requests, state.specs)
-    point = replace(state.point, messages=messages, usage=usage, pending=requirements, decided=[])
+    checkpoint = replace(state.checkpoint, messages=messages, usage=usage, pending=requirements, decided=[])
     report = UsageReport(answer=usage)
-    await state.lease.finish("paused", checkpoint=point.to_json(), usage=report.as_dict())
+    await state.lease.finish("paused", checkpoint=checkpoint.to_json(), usage=report.as_dict())
     return RunOutput(
         output=None,
         run_id=state.run_id,
@@ -147,8 +147,8 @@ async def complete(state: RunState, output: Any, messages: Sequence[ModelMessage
     try:
         if lease is not None:
             lease.check()  # a cancel the heartbeat saw stops the run before memory's LLM calls
-        if state.mrun is not None:  # memory's writes and the run's completion: one plan
-            result.usage = await state.mrun.complete(
+        if state.memory_run is not None:  # memory's writes and the run's completion: one plan
+            result.usage = await state.memory_run.complete(
                 result.messages, usage, history_stored=state.history_stored, lease=lease
             )
         elif lease is not None:

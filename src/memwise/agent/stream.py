@@ -8,7 +8,7 @@ from typing import Any
 
 from memwise.agent.output import RunOutput
 from memwise.errors import InvalidInputError
-from memwise.memory._sync import iterate_sync
+from memwise._sync import iterate_sync
 
 
 class StreamedRun:

@@ -13,7 +13,8 @@ class Task:
 
     `response_format` is `str` or a pydantic model (the run then returns an instance of it).
     `context` is extra material for this task (a string, or a list of strings and earlier Tasks);
-    it goes into the run's instructions, not into the stored user message.
+    it goes into the run's instructions, not into the stored user message. After a run, `run_id`
+    names it and `response` holds its output.
     """
 
     def __init__(
@@ -34,6 +35,7 @@ class Task:
         self.response_format = response_format
         self.context = context
         self.response: Any = None  # the last run's output
+        self.run_id: str | None = None  # the last run's id: `agent.continue_run(task=task)` resumes it
 
     def context_text(self) -> str | None:
         """The task's context rendered as text (earlier tasks contribute their description and result)."""

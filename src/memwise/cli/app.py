@@ -36,7 +36,8 @@ def _root(
     ] = False,
 ) -> None:
     """Persistent memory for LLM agents. `--db` takes a SQLite file (default memwise.db, or
-    $MEMWISE_DB) or a URL: sqlite:///, json:///, postgresql://, redis://, mongodb://."""
+    $MEMWISE_DB) or a URL: sqlite:///, json:///, postgresql://...?schema=, redis://...?prefix=,
+    mongodb://.../db."""
 
 
 app.command("demo")(demo.demo)

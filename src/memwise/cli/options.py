@@ -12,7 +12,7 @@ DbOption = Annotated[
     str,
     typer.Option(
         "--db", envvar=ENV_DB,
-        help="SQLite file, or a URL: sqlite:///, json:///, postgresql://, redis://, mongodb:// (see docs/cli.md).",
+        help="SQLite file, or a URL: sqlite:///, json:///, postgresql://...?schema=, redis://...?prefix=, mongodb://.../db (see docs/cli.md).",
     ),
 ]
 ModelOption = Annotated[

@@ -1,12 +1,12 @@
 """A run's checkpoint: what another process needs to continue it, as JSON (nothing pickled).
 
 Messages use pydantic-ai's own JSON form; tools and a structured output type are kept by name
-and found again in the resuming process.
+and found again in the resuming process, only among those it declared: a name read from storage
+never chooses a module to import (whoever can write the store would choose code to run).
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,11 +14,14 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter
 from pydantic_ai.usage import RunUsage
 
+from memwise.errors import InvalidInputError
 from memwise.hitl.errors import RunNotResumableError
 from memwise.hitl.requirements import Requirement
 
 FORMAT = 1
 _USAGE = TypeAdapter(RunUsage)
+#: Output types registered with `register_output_type`, by checkpoint name (this process only).
+_REGISTERED: dict[str, Any] = {}
 
 
 @dataclass(slots=True)
@@ -35,6 +38,7 @@ class Checkpoint:
     usage: RunUsage = field(default_factory=RunUsage)
     pending: list[Requirement] = field(default_factory=list)  # what a paused run waits for
     decided: list[Requirement] = field(default_factory=list)  # decisions being applied (a takeover replays them)
+    tool_refs: dict[str, str] = field(default_factory=dict)  # function tools: name -> "module:qualname"
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -44,6 +48,8 @@ class Checkpoint:
             "output_type": self.output_type,
             "tools": list(self.tools),
         }
+        if self.tool_refs:
+            data["tool_refs"] = dict(self.tool_refs)
         if self.messages is not None:
             data |= {
                 "instructions": self.instructions,
@@ -62,22 +68,23 @@ class Checkpoint:
         if data.get("format") != FORMAT:
             raise RunNotResumableError(f"run {run_id!r} has a checkpoint of format {data.get('format')!r}, not {FORMAT}")
         try:
-            point = cls(
+            checkpoint = cls(
                 prompt=data["prompt"],
                 task_context=data.get("task_context"),
                 output_type=data.get("output_type"),
                 tools=list(data.get("tools", [])),
+                tool_refs={str(k): str(v) for k, v in (data.get("tool_refs") or {}).items()},
             )
             if "messages" in data:
-                point.instructions = data.get("instructions")
-                point.history = ModelMessagesTypeAdapter.validate_python(data.get("history", []))
-                point.messages = ModelMessagesTypeAdapter.validate_python(data["messages"])
-                point.usage = _USAGE.validate_python(data.get("usage", {}))
-                point.pending = [Requirement.from_dict(r) for r in data.get("pending", [])]
-                point.decided = [Requirement.from_dict(r) for r in data.get("decided", [])]
-        except (KeyError, TypeError, ValidationError, ValueError) as exc:
+                checkpoint.instructions = data.get("instructions")
+                checkpoint.history = ModelMessagesTypeAdapter.validate_python(data.get("history", []))
+                checkpoint.messages = ModelMessagesTypeAdapter.validate_python(data["messages"])
+                checkpoint.usage = _USAGE.validate_python(data.get("usage", {}))
+                checkpoint.pending = [Requirement.from_dict(r) for r in data.get("pending", [])]
+                checkpoint.decided = [Requirement.from_dict(r) for r in data.get("decided", [])]
+        except (AttributeError, KeyError, TypeError, ValidationError, ValueError) as exc:
             raise RunNotResumableError(f"run {run_id!r} has a checkpoint that cannot be read: {exc}") from exc
-        return point
+        return checkpoint
 
 
 def _dump(messages: list[ModelMessage]) -> list[Any]:
@@ -91,19 +98,26 @@ def type_name(output_type: Any) -> str | None:
     return f"{output_type.__module__}:{output_type.__qualname__}"
 
 
+def register_output_type(output_type: Any) -> Any:
+    """Let any Agent of this process resume runs answering with `output_type` (a pydantic model),
+    without the Task at hand. Returns the type, so it also works as a class decorator."""
+    if not isinstance(output_type, type) or output_type is str:
+        raise InvalidInputError(f"register_output_type takes a class such as a pydantic model, got {output_type!r}")
+    _REGISTERED[type_name(output_type)] = output_type
+    return output_type
+
+
 def find_type(name: str | None, known: dict[str, Any], run_id: str) -> Any:
-    """The output type a checkpoint names: one this Agent has used, else imported by name."""
+    """The output type a checkpoint names, among `known` (the Task's, or types this Agent has
+    used) and the registered ones. Nothing is imported: an unknown name is refused."""
     if name is None:
         return str
-    if name in known:
-        return known[name]
-    module, _, qualname = name.partition(":")
-    try:
-        value: Any = importlib.import_module(module)
-        for part in qualname.split("."):
-            value = getattr(value, part)
-    except (ImportError, AttributeError) as exc:
+    found = known.get(name, _REGISTERED.get(name))
+    if found is None:
+        short = name.rpartition(":")[2] or name
         raise RunNotResumableError(
-            f"run {run_id!r} answers with {name}, which cannot be imported here; define it in an importable module"
-        ) from exc
-    return value
+            f"run {run_id!r} answers with {name!r}, a type this Agent does not know; pass "
+            f"task=Task(..., response_format={short}) to continue_run, resume with the Agent that started the run, "
+            f"or call memwise.hitl.register_output_type({short}) first (types named by stored data are never imported)"
+        )
+    return found

@@ -13,19 +13,18 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
 from memwise.errors import LeaseHeldError, NotFoundError, StorageError, VersionConflict
 from memwise.hitl.errors import RunCancelledError, RunNotResumableError, RunTakenOverError
+from memwise.storage.base import Storage
 from memwise.storage.records import Run
+from memwise.storage.turns import RunUpdate, TurnEnd, TurnWrite
 
 #: Seconds a lease lasts; the run renews it every third of that while it executes.
 DEFAULT_TTL = 60.0
 _KEEP: Any = object()
-#: Stores a caller's writes and a run update `(expected_version, changes)` in one plan.
-TurnWrite = Callable[[tuple[int, dict[str, Any]]], Awaitable[Run | None]]
 
 
 def new_owner() -> str:
@@ -39,7 +38,7 @@ def is_interrupted(run: Run, now: float | None = None) -> bool:
 
 
 class RunLease:
-    def __init__(self, storage: Any, run: Run, ttl: float) -> None:
+    def __init__(self, storage: Storage, run: Run, ttl: float) -> None:
         self.storage, self.run, self.ttl = storage, run, ttl
         self.owner = run.lease_owner
         self._lock = asyncio.Lock()
@@ -56,7 +55,7 @@ class RunLease:
         return replace(run, lease_owner=new_owner(), lease_expires_at=time.time() + ttl)
 
     @classmethod
-    async def take(cls, storage: Any, run_id: str, ttl: float = DEFAULT_TTL) -> RunLease:
+    async def take(cls, storage: Storage, run_id: str, ttl: float = DEFAULT_TTL) -> RunLease:
         """Lease an existing run; LeaseHeldError while another live worker holds it."""
         return cls(storage, await storage.aacquire_lease(run_id, new_owner(), ttl), ttl)
 
@@ -96,7 +95,8 @@ class RunLease:
     # ---------------------------------------------------------------- writes
     async def save(self, **changes: Any) -> Run:
         """Write `changes`; raise if the run was cancelled or taken over."""
-        return await self._write(changes)
+        await self._write(changes)
+        return self.run
 
     async def finish(
         self, status: str, *, error: str | None = None, usage: dict[str, int] | None = None, checkpoint: Any = _KEEP
@@ -113,27 +113,28 @@ class RunLease:
         await self.release()
         return run
 
-    async def complete(self, usage: dict[str, int], write: TurnWrite | None = None) -> Run:
+    async def complete(self, usage: dict[str, int], turn: TurnWrite | None = None) -> TurnEnd:
         """Mark the run completed with its usage, dropping its checkpoint; it keeps its lease
-        (nothing resumes a completed run). `write` stores the caller's turn together with this
-        run update in one storage plan (see `_write`)."""
+        (nothing resumes a completed run). `turn`, the caller's writes, is stored in the same
+        plan as this run update. Returns what was written (without `turn`: just the run)."""
         await self.stop()
-        return await self._write({"status": "completed", "error": None, "usage": usage, "checkpoint": None}, write)
+        return await self._write({"status": "completed", "error": None, "usage": usage, "checkpoint": None}, turn)
 
-    async def _write(self, changes: dict[str, Any], write: TurnWrite | None = None) -> Run:
-        """Compare-and-set `changes` on the run, alone or inside `write((expected_version,
-        changes))`, which must write nothing when the version is stale. A stale version that
-        means a cancel or a takeover raises; any other (a heartbeat that landed as it was
-        stopped) is simply written again on the new version."""
+    async def _write(self, changes: dict[str, Any], turn: TurnWrite | None = None) -> TurnEnd:
+        """Compare-and-set `changes` on the run, alone or as `turn.update_run` (then `finish_turn`
+        writes nothing of the turn when the version is stale). A stale version that means a
+        cancel or a takeover raises; any other (a heartbeat that landed as it was stopped) is
+        simply written again on the new version."""
         async with self._lock:
             while True:
                 self.check()
                 try:
-                    if write is None:
+                    if turn is None:
                         self.run = await self.storage.aupdate_run(self.run_id, expected_version=self.run.version, **changes)
-                    else:
-                        self.run = await write((self.run.version, changes)) or self.run
-                    return self.run
+                        return TurnEnd([], run=self.run)
+                    end = await self.storage.afinish_turn(replace(turn, update_run=RunUpdate(self.run.version, changes)))
+                    self.run = end.run or self.run
+                    return end
                 except VersionConflict:
                     self.run = self._examine(await self.storage.aget_run(self.run_id))
 
@@ -157,7 +158,7 @@ class RunLease:
         return current
 
 
-async def cancel_run(storage: Any, run_id: str) -> bool:
+async def cancel_run(storage: Storage, run_id: str) -> bool:
     """Mark a run cancelled; its worker stops at its next step. False if it had already finished."""
     while True:
         run = await storage.aget_run(run_id)

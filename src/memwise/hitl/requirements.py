@@ -8,7 +8,7 @@ user's values, and pass the requirements to `agent.continue_run`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -22,24 +22,19 @@ from memwise.tools.build import user_fields
 from memwise.tools.decorator import ToolSpec
 
 Kind = Literal["confirmation", "external_execution", "user_input"]
-#: pause_reason for each kind: the name of the @tool flag that paused the run
-REASONS: dict[str, str] = {
-    "confirmation": "requires_confirmation",
-    "external_execution": "external_execution",
-    "user_input": "requires_user_input",
-}
 DEFAULT_REJECTION = "The user rejected this tool call."
 
 
 @dataclass(slots=True)
 class ToolExecution:
     """The call the model made: `tool_name`, `tool_args`, `tool_call_id`; `result` is set by the
-    caller for an externally executed tool."""
+    caller for an externally executed tool; `answered` may be set once user input is filled."""
 
     tool_name: str
     tool_args: dict[str, Any]
     tool_call_id: str
     result: Any = None
+    answered: bool | None = None
 
     @property
     def name(self) -> str:
@@ -50,15 +45,47 @@ class ToolExecution:
         return self.tool_args
 
 
-@dataclass(slots=True)
-class UserInputField:
-    """One argument a person fills; set `value`."""
+class UserInputField(dict):  # type: ignore[type-arg]
+    """One argument a person fills: a dict with `name`, `type`, `description`, `required` and
+    `value` (fill it in place: `field["value"] = ...`), also readable as attributes
+    (`field.value = ...`)."""
 
-    name: str
-    field_type: str = "string"
-    description: str | None = None
-    required: bool = True
-    value: Any = None
+    def __init__(
+        self,
+        name: str,
+        field_type: str = "string",
+        description: str | None = None,
+        required: bool = True,
+        value: Any = None,
+    ) -> None:
+        super().__init__(name=name, type=field_type, description=description, required=required, value=value)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> UserInputField:
+        """A stored field (`type`; older checkpoints wrote `field_type`)."""
+        return cls(
+            data["name"],
+            data.get("type", data.get("field_type", "string")),
+            data.get("description"),
+            bool(data.get("required", True)),
+            data.get("value"),
+        )
+
+    name = property(lambda self: self["name"])
+    field_type = property(lambda self: self["type"])
+    description = property(lambda self: self["description"])
+    required = property(lambda self: self["required"])
+
+    @property
+    def value(self) -> Any:
+        return self.get("value")
+
+    @value.setter
+    def value(self, value: Any) -> None:
+        self["value"] = value
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self, "value": to_jsonable_python(self.get("value"))}
 
 
 @dataclass(slots=True)
@@ -86,14 +113,19 @@ class Requirement:
         return self.kind == "user_input" and not self.is_resolved
 
     @property
+    def is_external_tool_execution(self) -> bool:
+        """An externally executed call still waiting for its result."""
+        return self.needs_external_execution
+
+    @property
     def is_resolved(self) -> bool:
         if self.confirmed is not None:
             return True
         if self.kind == "external_execution":
             return self.result_set or self.tool_execution.result is not None
         if self.kind == "user_input":
-            filled = [f for f in self.user_input_schema if f.value is not None]
-            required = all(f.value is not None for f in self.user_input_schema if f.required)
+            filled = [f for f in self.user_input_schema if f.get("value") is not None]
+            required = all(f.get("value") is not None for f in self.user_input_schema if f.get("required", True))
             return required and (bool(filled) or not self.user_input_schema)
         return False
 
@@ -116,30 +148,42 @@ class Requirement:
             raise InvalidInputError(f"{self.tool_execution.tool_name}: only an external execution takes a result")
         self.tool_execution.result, self.result_set = result, True
 
+    set_external_execution_result = set_result
+
     def set_user_input(self, values: Mapping[str, Any] | None = None, /, **more: Any) -> None:
         """Fill user input fields by name: `set_user_input(to_address="a@b.c")`."""
         if self.kind != "user_input":
             raise InvalidInputError(f"{self.tool_execution.tool_name}: only a user input requirement takes values")
         given = {**(values or {}), **more}
-        fields = {f.name: f for f in self.user_input_schema}
+        fields = {f["name"]: f for f in self.user_input_schema}
         unknown = sorted(set(given) - set(fields))
         if unknown:
             raise InvalidInputError(f"{self.tool_execution.tool_name} asks for {sorted(fields)}, not {unknown}")
         for name, value in given.items():
-            fields[name].value = value
+            fields[name]["value"] = value
+        self.tool_execution.answered = True
 
     @property
     def user_input(self) -> dict[str, Any]:
-        return {f.name: f.value for f in self.user_input_schema if f.value is not None}
+        return {f["name"]: f["value"] for f in self.user_input_schema if f.get("value") is not None}
 
     # ---------------------------------------------------------------- JSON
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["tool_execution"]["result"] = to_jsonable_python(self.tool_execution.result)
-        data["user_input_schema"] = [
-            {**item, "value": to_jsonable_python(item["value"])} for item in data["user_input_schema"]
-        ]
-        return data
+        call = self.tool_execution
+        return {
+            "kind": self.kind,
+            "tool_execution": {
+                "tool_name": call.tool_name,
+                "tool_args": dict(call.tool_args),
+                "tool_call_id": call.tool_call_id,
+                "result": to_jsonable_python(call.result),
+                "answered": call.answered,
+            },
+            "user_input_schema": [UserInputField.from_dict(item).to_dict() for item in self.user_input_schema],
+            "confirmed": self.confirmed,
+            "note": self.note,
+            "result_set": self.result_set,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Requirement:
@@ -147,7 +191,7 @@ class Requirement:
             return cls(
                 kind=data["kind"],
                 tool_execution=ToolExecution(**data["tool_execution"]),
-                user_input_schema=[UserInputField(**item) for item in data.get("user_input_schema", [])],
+                user_input_schema=[UserInputField.from_dict(item) for item in data.get("user_input_schema", [])],
                 confirmed=data.get("confirmed"),
                 note=data.get("note"),
                 result_set=bool(data.get("result_set")),
@@ -158,7 +202,7 @@ class Requirement:
     def __repr__(self) -> str:
         state = "resolved" if self.is_resolved else "pending"
         call = self.tool_execution
-        return f"Requirement({REASONS[self.kind]}, {call.tool_name}({call.tool_args}), {state})"
+        return f"Requirement({self.kind}, {call.tool_name}({call.tool_args}), {state})"
 
 
 def requirements_from(requests: DeferredToolRequests, specs: Mapping[str, ToolSpec]) -> list[Requirement]:
@@ -178,7 +222,8 @@ def requirements_from(requests: DeferredToolRequests, specs: Mapping[str, ToolSp
 
 
 def pause_reason(requirements: Iterable[Requirement]) -> str | None:
-    reasons = list(dict.fromkeys(REASONS[r.kind] for r in requirements))
+    """"confirmation", "user_input" or "external_execution" (comma-joined when a pause waits for several)."""
+    reasons = list(dict.fromkeys(r.kind for r in requirements))
     return ", ".join(reasons) or None
 
 
@@ -201,7 +246,7 @@ def resolve(
     for stored in pending:
         mine = by_id.get(stored.tool_execution.tool_call_id)
         if mine is None or not mine.is_resolved:
-            raise RequirementError(f"{_names([stored])} is not decided yet")
+            raise RequirementError(f"{_names([stored])} is not decided yet{_missing(mine)}")
         copy = Requirement.from_dict(stored.to_dict())
         copy.confirmed, copy.note = mine.confirmed, mine.note
         if copy.kind == "external_execution" and mine.confirmed is None:
@@ -253,12 +298,20 @@ def _check_values(requirement: Requirement, spec: ToolSpec | None) -> None:
     try:
         spec.validator.validate_python(merged)
     except ValidationError as exc:
-        mine = {f.name for f in requirement.user_input_schema}
+        mine = {f["name"] for f in requirement.user_input_schema}
         bad = [e for e in exc.errors() if e["loc"] and e["loc"][0] in mine]
         if bad:
             detail = "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in bad)
             raise RequirementError(f"user input for {requirement.tool_execution.tool_name}: {detail}") from exc
 
 
+def _missing(requirement: Requirement | None) -> str:
+    """For user input: which required fields still have no value."""
+    if requirement is None or requirement.kind != "user_input":
+        return ""
+    empty = [f["name"] for f in requirement.user_input_schema if f.get("required", True) and f.get("value") is None]
+    return f" (no value for {', '.join(empty)})" if empty else ""
+
+
 def _names(requirements: Iterable[Requirement]) -> str:
-    return ", ".join(f"{REASONS[r.kind]} for {r.tool_execution.tool_name}()" for r in requirements)
+    return ", ".join(f"{r.kind} for {r.tool_execution.tool_name}()" for r in requirements)

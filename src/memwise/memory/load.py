@@ -20,7 +20,7 @@ from memwise.memory.context import render_context
 from memwise.memory.prompts import CONTEXT_HEADER
 from memwise.memory.recall import Window
 from memwise.memory.window import clean_turn, flatten
-from memwise.storage.base import TurnStart
+from memwise.storage.turns import TurnStart
 from memwise.storage.records import StoredMessage
 
 if TYPE_CHECKING:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
@@ -12,7 +13,7 @@ from pydantic_ai.messages import ModelMessage
 from pydantic_ai.models import Model
 
 from memwise.errors import InvalidInputError
-from memwise.memory._sync import sync_twin
+from memwise._sync import sync_twin
 from memwise.memory.cache import DecodedMessages, Lru
 from memwise.memory.errors import SessionAccessError
 from memwise.memory import recall
@@ -27,6 +28,13 @@ if TYPE_CHECKING:
     from memwise.recall.recalled import Recalled
 
 logger = logging.getLogger("memwise.memory")
+
+
+@dataclass(slots=True)
+class SessionWithMessages(Session):
+    """What `Memory.get_session()` returns: the session record and its stored `messages`."""
+
+    messages: list[ModelMessage] = field(default_factory=list)
 
 _STORAGE_METHODS = ("aget_session", "acreate_session", "aappend_messages", "aread_messages", "aget_profile")
 
@@ -117,7 +125,7 @@ class Memory:
         self.debug = _flag(debug, "debug")
         self.debug_level = debug_level
         if self.debug:
-            _enable_debug_logging()
+            enable_debug_logging()
         self.decoded = DecodedMessages()
         self.turns: Lru[tuple[list[ModelMessage], int]] = Lru(1_024)  # stored turn -> (window form, tokens)
         self.window_hint = 0  # turns the last history window held (sizes the next read)
@@ -129,6 +137,22 @@ class Memory:
 
     # ------------------------------------------------------------------ flags
     @property
+    def full_session_memory_enabled(self) -> bool:
+        return self.full_session_memory
+
+    @property
+    def summary_memory_enabled(self) -> bool:
+        return self.summary_memory
+
+    @property
+    def user_analysis_memory_enabled(self) -> bool:
+        return self.user_analysis_memory
+
+    @property
+    def is_profile_dynamic(self) -> bool:
+        return self.dynamic_user_profile
+
+    @property
     def saves_anything(self) -> bool:
         return self.full_session_memory or self.summary_memory or self.user_analysis_memory
 
@@ -138,11 +162,6 @@ class Memory:
             self.load_full_session_memory or self.load_summary_memory or self.load_user_analysis_memory
             or self.recall_memory
         )
-
-    @property
-    def needs_model(self) -> bool:
-        """Summaries and trait extraction call an LLM; history alone does not."""
-        return self.summary_memory or self.user_analysis_memory
 
     def log(self, message: str, *args: Any, level: int = 1) -> None:
         """Debug output (`debug=True`); level-2 messages need `debug_level=2`."""
@@ -156,8 +175,17 @@ class Memory:
             raise SessionAccessError(f"session {session.session_id!r} belongs to another user")
         return session
 
-    async def get_session_async(self) -> Session | None:
-        """This memory's session record (summary, metadata, usage), or None before the first save."""
+    async def get_session_async(self) -> SessionWithMessages | None:
+        """This memory's session (summary, metadata, usage) with its stored `messages`, or None
+        before the first save."""
+        session = await self._session()
+        if session is None:
+            return None
+        stored = await self.storage.aread_messages(self.session_id)
+        record = {f.name: getattr(session, f.name) for f in fields(Session)}
+        return SessionWithMessages(**record, messages=[self.decoded.get(item) for item in stored])
+
+    async def _session(self) -> Session | None:
         return self.check_owner(await self.storage.aget_session(self.session_id))
 
     async def find_session_async(self, session_id: str) -> Session | None:
@@ -166,7 +194,7 @@ class Memory:
 
     async def get_messages_async(self, *, last_turns: int | None = None) -> list[ModelMessage]:
         """The stored messages of this session (the last `last_turns` user turns, or all)."""
-        if await self.get_session_async() is None:
+        if await self._session() is None:
             return []
         stored = await self.storage.aread_messages(self.session_id, last_turns=last_turns)
         return [item.message for item in stored]
@@ -183,7 +211,7 @@ class Memory:
         return await self.storage.adelete_session(target)
 
     async def get_metadata_async(self) -> dict[str, Any]:
-        session = await self.get_session_async()
+        session = await self._session()
         return dict(session.metadata) if session else {}
 
     async def set_metadata_async(self, metadata: dict[str, Any], *, replace: bool = False) -> dict[str, Any]:
@@ -232,6 +260,34 @@ class Memory:
             raise InvalidInputError("forget_user needs a user_id (none given, none configured)")
         return await self.storage.aforget_user(uid)
 
+    async def prepare_inputs_for_task_async(self) -> dict[str, Any]:
+        """What memory would give the next run, read without writing anything:
+        `message_history` (the history window), `context_injection` (the summary),
+        `system_prompt_injection` (the profile) and `metadata_injection` (session metadata),
+        each "" when there is none. A run sends the three as one block in its instructions."""
+        from memwise.memory.budget import context_budget
+        from memwise.memory.context import render_context
+        from memwise.memory.load import first_read_turns, load_memory
+        from memwise.models.resolve import context_window
+
+        start = await self.storage.astart_turn(
+            self.session_id, user_id=self.user_id, agent_id=self.agent_id, create=False,
+            load_profile=self.load_user_analysis_memory,
+            last_turns=first_read_turns(self) if self.load_full_session_memory else None,
+        )
+        budget = context_budget(self.max_context_tokens, context_window(self.model) if self.model else None)
+        loaded = await load_memory(self, start, budget)
+        session, profile = start.session, start.profile
+        parts = {
+            "context_injection": {"summary": session.summary if session and self.load_summary_memory else None},
+            "system_prompt_injection": {"profile": profile.data if profile and self.load_user_analysis_memory else None},
+            "metadata_injection": {"metadata": session.metadata if session and self.loads_anything else None},
+        }
+        prepared: dict[str, Any] = {"message_history": loaded.history}
+        for name, section in parts.items():
+            prepared[name] = render_context(**section, max_tokens=budget) or ""
+        return prepared
+
     async def load_run_async(self, run_id: str) -> Run | None:
         """A run record of this session (status, usage, error), or None."""
         run = await self.storage.aget_run(run_id)
@@ -262,6 +318,7 @@ class Memory:
     get_user_profile = sync_twin(get_user_profile_async)
     forget_user = sync_twin(forget_user_async)
     load_run = sync_twin(load_run_async)
+    prepare_inputs_for_task = sync_twin(prepare_inputs_for_task_async)
 
     def __repr__(self) -> str:
         flags = [
@@ -307,7 +364,7 @@ def _min_tokens(value: Any, name: str) -> int:
 _debug_handler: logging.Handler | None = None
 
 
-def _enable_debug_logging() -> None:
+def enable_debug_logging() -> None:
     """Make `debug=True` visible without logging setup (once per process)."""
     global _debug_handler
     if _debug_handler is None and not logger.handlers:

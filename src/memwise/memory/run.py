@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from pydantic_ai.messages import ModelMessage
@@ -11,12 +12,12 @@ from pydantic_ai.usage import RunUsage
 
 from memwise.memory.budget import context_budget
 from memwise.memory.load import LoadedMemory, first_read_turns, load_memory
-from memwise.memory.save import summarise_turn, update_profile, update_session
+from memwise.memory.save import SummaryUpdate, summarise_turn, update_profile, update_session
 from memwise.memory.usage import UsageReport, add_counts
 from memwise.memory.window import strip_injected
 from memwise.models.resolve import context_window
-from memwise.storage.base import TurnStart
 from memwise.storage.records import Run, Session
+from memwise.storage.turns import TurnStart, TurnWrite
 
 if TYPE_CHECKING:
     from memwise.hitl.lease import RunLease
@@ -99,10 +100,24 @@ class MemoryRun:
             if lease is not None:
                 await lease.complete(report.as_dict())
             return report
+        turn = await self._turn_write(messages, report, history_stored)
+        end = await (lease.complete(report.as_dict(), turn) if lease is not None else memory.storage.afinish_turn(turn))
+        memory.log("stored %d message(s) of run %s", len(end.seqs), self.run_id)
+        if end.session is None:  # the summary's session moved on (or it was deferred): recompute it
+            await update_session(memory, self.memory_model, messages, report)
+            if lease is not None:  # the run's usage now includes the recomputed summary
+                await lease.save(usage=report.as_dict())
+        return report
+
+    async def _turn_write(self, messages: Sequence[ModelMessage], report: UsageReport, history_stored: bool) -> TurnWrite:
+        """Memory's LLM calls (traits, then the summary), then the turn's writes as one value: the
+        new messages and the session's changes (summary, usage). If a call fails, the turn is
+        stored without them and the error raised."""
+        memory = self.memory
         new = list(messages) if memory.full_session_memory and not history_stored else []
         # a resumed run's summary must read its stored messages: written after the plan instead
         deferred = memory.summary_memory and history_stored
-        summary = None
+        summary: SummaryUpdate | None = None
 
         def session_changes(session: Session, seqs: list[int]) -> dict[str, Any] | None:
             changes = summary.changes(session, seqs) if summary is not None else {}
@@ -110,30 +125,12 @@ class MemoryRun:
                 return None  # another run moved the session on: recompute after the plan
             return {**changes, "usage": add_counts(session.usage, report.as_dict())}
 
+        turn = TurnWrite(memory.session_id, new, run_id=self.run_id, update_session=session_changes)
         try:
             report.memory.incr(await update_profile(memory, self.memory_model, messages, self.run_id, self.start))
             if memory.summary_memory and not deferred:
                 summary = await summarise_turn(memory, self.memory_model, self.start, messages, report)
         except Exception:  # memory's model failed: the turn is stored all the same, then it raises
-            await memory.storage.afinish_turn(memory.session_id, new, run_id=self.run_id, update_session=session_changes)
+            await memory.storage.afinish_turn(turn)
             raise
-
-        async def write(update_run: tuple[int, dict[str, Any]] | None) -> Run | None:
-            end = await memory.storage.afinish_turn(
-                memory.session_id, new, run_id=self.run_id,
-                update_session=None if deferred else session_changes, update_run=update_run,
-            )
-            memory.log("stored %d message(s) of run %s", len(end.seqs), self.run_id)
-            if end.session is None:
-                await update_session(memory, self.memory_model, messages, report)
-                if end.run is not None:  # its usage now includes the recomputed summary
-                    end.run = await memory.storage.aupdate_run(
-                        self.run_id, expected_version=end.run.version, usage=report.as_dict()
-                    )
-            return end.run
-
-        if lease is None:
-            await write(None)
-        else:
-            await lease.complete(report.as_dict(), write)
-        return report
+        return replace(turn, update_session=None) if deferred else turn

@@ -22,7 +22,7 @@ from memwise.memory.summary import refresh_summary
 from memwise.memory.transcript import user_texts
 from memwise.memory.usage import UsageReport, add_counts
 from memwise.memory.window import split_turns
-from memwise.storage.base import TurnStart
+from memwise.storage.turns import TurnStart
 from memwise.storage.records import Session, UserProfile
 
 if TYPE_CHECKING:

@@ -1,0 +1,56 @@
+"""Storage backends, importable from here as in the original (`from memwise.storage import
+Memory, SqliteStorage`), and `from_url` building one from a URL or a path. Each name is imported
+when first used, so a backend's driver loads only for the backend a program uses."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from memwise.memory.memory import Memory
+    from memwise.storage.base import Storage
+    from memwise.storage.in_memory import InMemoryStorage
+    from memwise.storage.json import AsyncJSONStorage, JSONStorage
+    from memwise.storage.mem0 import AsyncMem0Storage, Mem0Storage
+    from memwise.storage.mongo import AsyncMongoStorage, MongoStorage
+    from memwise.storage.postgres import AsyncPostgresStorage, PostgresStorage
+    from memwise.storage.redis import AsyncRedisStorage, RedisStorage
+    from memwise.storage.sqlite import AsyncSqliteStorage, SqliteStorage
+    from memwise.storage.url import from_url
+
+_LAZY = {
+    "Memory": "memwise.memory.memory",
+    "Storage": "memwise.storage.base",
+    "InMemoryStorage": "memwise.storage.in_memory",
+    "JSONStorage": "memwise.storage.json",
+    "AsyncJSONStorage": "memwise.storage.json",
+    "SqliteStorage": "memwise.storage.sqlite",
+    "AsyncSqliteStorage": "memwise.storage.sqlite",
+    "PostgresStorage": "memwise.storage.postgres",
+    "AsyncPostgresStorage": "memwise.storage.postgres",
+    "RedisStorage": "memwise.storage.redis",
+    "AsyncRedisStorage": "memwise.storage.redis",
+    "MongoStorage": "memwise.storage.mongo",
+    "AsyncMongoStorage": "memwise.storage.mongo",
+    "Mem0Storage": "memwise.storage.mem0",
+    "AsyncMem0Storage": "memwise.storage.mem0",
+    "from_url": "memwise.storage.url",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    """Import the module defining `name` on first use (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'memwise.storage' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 
 from memwise.storage.base import Storage
 from memwise.storage.contract import RawMessage, RawRecord, RecordQuery, newest_first
+from memwise.storage.options import common_options
 from memwise.storage.plan import Plan, T, call, drive, execute_call
 
 
@@ -19,7 +20,14 @@ class _Log:
 class InMemoryStorage(Storage):
     """Same semantics as every other backend; a plan runs under one lock, so it is atomic."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        session_table: str | None = None,
+        user_memory_table: str | None = None,
+        id: str | None = None,  # noqa: A002 - the original's name (table names: no tables here)
+    ) -> None:
+        self.id = common_options(id, session_table, user_memory_table)
         self._records: dict[tuple[str, str], RawRecord] = {}
         self._logs: dict[str, _Log] = {}
         self._lock = threading.RLock()

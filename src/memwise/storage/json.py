@@ -49,6 +49,7 @@ from typing import Any
 from memwise.errors import CorruptRecordError, SchemaVersionError, StorageError
 from memwise.storage.base import Storage
 from memwise.storage.contract import RawMessage, RawRecord, RecordQuery, newest_first
+from memwise.storage.options import common_options
 from memwise.storage.plan import Plan, T, call, drive, execute_call
 
 try:
@@ -118,7 +119,16 @@ class JSONStorage(Storage):
     processes on one machine. `fsync=False` trades power-loss durability for speed (a killed
     process still never leaves a torn file)."""
 
-    def __init__(self, db_path: str | os.PathLike[str] = "memwise_json", *, fsync: bool = True) -> None:
+    def __init__(
+        self,
+        db_path: str | os.PathLike[str] = "memwise_json",
+        *,
+        fsync: bool = True,
+        session_table: str | None = None,
+        user_memory_table: str | None = None,
+        id: str | None = None,  # noqa: A002 - the original's name (table names: no tables here)
+    ) -> None:
+        self.id = common_options(id, session_table, user_memory_table)
         self.db_path = Path(db_path).expanduser().absolute()
         self.fsync = bool(fsync)
         root = str(self.db_path)

@@ -73,6 +73,7 @@ from memwise.errors import (  # noqa: E402
 )
 from memwise.storage.base import Storage  # noqa: E402
 from memwise.storage.contract import RawMessage, RawRecord, RecordQuery, newest_first  # noqa: E402
+from memwise.storage.options import common_options  # noqa: E402
 from memwise.storage.plan import Plan, T, adrive, drive  # noqa: E402
 from memwise.storage.records import StoredMessage  # noqa: E402
 
@@ -198,7 +199,11 @@ class Mem0Storage(Storage):
         async_memory_client: Any = None,
         close_client: bool = False,
         add_wait: float = 30.0,
+        session_table: str | None = None,
+        user_memory_table: str | None = None,
+        id: str | None = None,  # noqa: A002 - the original's name (table names: no tables here)
     ) -> None:
+        self.id = common_options(id, session_table, user_memory_table)
         given = [name for name, value in (("api_key", api_key), ("memory_client", memory_client), ("config", config))
                  if value is not None]
         if len(given) > 1:
@@ -261,12 +266,12 @@ class Mem0Storage(Storage):
         self, query: str, *, session_id: str | None = None, user_id: str | None = None, limit: int = 10
     ) -> list[StoredMessage]:
         """Messages mem0's semantic search finds for `query`, best first (scoped to a session or a user)."""
-        return self._sync(self._m0_search(query, session_id, user_id, limit), False)
+        return self._sync(self._m0_search(query, session_id, user_id, limit), write=False)
 
     async def asearch_messages(
         self, query: str, *, session_id: str | None = None, user_id: str | None = None, limit: int = 10
     ) -> list[StoredMessage]:
-        return await self._async(self._m0_search(query, session_id, user_id, limit), False)
+        return await self._async(self._m0_search(query, session_id, user_id, limit), write=False)
 
     # ---------------------------------------------------------------- drivers
     def _run(self, plan: Plan[T], *, write: bool) -> T:

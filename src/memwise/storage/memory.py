@@ -1,4 +1,5 @@
-"""The seeds' import path: `from memwise.storage.memory import Memory`."""
+"""An alias, nothing more: Upsonic's docs import `from upsonic.storage.memory import Memory`, so
+memwise keeps the same path; Memory itself lives in `memwise.memory` (no backend here)."""
 
 from memwise.memory.memory import Memory
 

@@ -47,6 +47,7 @@ from typing import Any
 from memwise.errors import ConfigurationError, InvalidInputError, StorageError, StorageUnavailableError
 from memwise.storage.base import Storage
 from memwise.storage.contract import INDEX_FIELDS, RawMessage, RawRecord, RecordQuery
+from memwise.storage.options import common_options
 from memwise.storage.plan import Plan, T, adrive, drive
 
 try:
@@ -147,8 +148,12 @@ class MongoStorage(Storage):
         async_client: AsyncMongoClient | None = None,
         collection_prefix: str = "memwise",
         timeout: float = 10.0,
+        session_table: str | None = None,
+        user_memory_table: str | None = None,
+        id: str | None = None,  # noqa: A002 - the original's name (table names: no tables here)
         **client_options: Any,
     ) -> None:
+        self.id = common_options(id, session_table, user_memory_table)
         if client is not None and not isinstance(client, MongoClient):
             raise ConfigurationError(f"client must be a pymongo MongoClient, not {type(client).__name__}")
         if async_client is not None and not isinstance(async_client, AsyncMongoClient):

@@ -27,6 +27,7 @@ from functools import lru_cache
 from typing import Any
 
 from memwise.errors import ConfigurationError, StorageError, StorageUnavailableError
+from memwise.storage.options import storage_id
 from memwise.storage.plan import Plan, T, adrive, drive
 from memwise.storage.sql import Sql, SqlBackend
 
@@ -37,7 +38,6 @@ try:
 except ImportError:  # pragma: no cover - exercised only without the extra
     psycopg = None  # type: ignore[assignment]
 
-_TABLES = ("records", "messages", "heads", "migrations")
 _SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*\Z")
 #: SQLSTATE classes/codes meaning "the server or the connection is gone".
 _GONE = ("08", "57P01", "57P02", "57P03")
@@ -60,6 +60,7 @@ class PostgresStorage(SqlBackend):
       `memwise_heads`, `memwise_migrations`); created when missing if `create_schema`.
     - `connect_timeout`: seconds to wait for the server (libpq's minimum is 2); an unreachable
       server raises StorageUnavailableError naming host and port.
+    - `session_table` / `user_memory_table`: table names, as for SqliteStorage; `id` names the instance.
     - `pool_min_size` / `pool_max_size`: connections per pool (one sync pool, one async pool per
       event loop); `pool_timeout`: seconds to wait for a free connection.
     """
@@ -78,6 +79,9 @@ class PostgresStorage(SqlBackend):
         pool_min_size: int = 1,
         pool_max_size: int = 10,
         pool_timeout: float = 30.0,
+        session_table: str | None = None,
+        user_memory_table: str | None = None,
+        id: str | None = None,  # noqa: A002 - the original's name
     ) -> None:
         if psycopg is None:
             raise ConfigurationError("PostgresStorage needs psycopg 3: pip install 'memwise[postgres]'")
@@ -103,7 +107,9 @@ class PostgresStorage(SqlBackend):
         self.db_url = db_url
         self.db_schema = db_schema
         self.create_schema = bool(create_schema)
-        self.tables = {name: f"{_quote(db_schema)}.{_quote('memwise_' + name)}" for name in _TABLES}
+        self.id = storage_id(id)
+        bare = self.bare_tables(session_table, user_memory_table)
+        self.tables = {name: f"{_quote(db_schema)}.{_quote(table)}" for name, table in bare.items()}
         self.connect_timeout = max(2, math.ceil(connect_timeout))
         self.pool_min_size, self.pool_max_size, self.pool_timeout = pool_min_size, pool_max_size, float(pool_timeout)
         host = params.get("host") or os.environ.get("PGHOST") or "localhost"

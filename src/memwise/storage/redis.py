@@ -86,6 +86,7 @@ from typing import Any
 from memwise.errors import ConfigurationError, StorageError, StorageUnavailableError
 from memwise.storage.base import Storage
 from memwise.storage.contract import INDEX_FIELDS, RawMessage, RawRecord, RecordQuery
+from memwise.storage.options import common_options
 from memwise.storage.plan import Plan, T, adrive, drive
 
 try:
@@ -252,8 +253,12 @@ class RedisStorage(Storage):
         expire_profiles: bool = False,
         socket_connect_timeout: float = 5.0,
         socket_timeout: float | None = 10.0,
+        session_table: str | None = None,
+        user_memory_table: str | None = None,
+        id: str | None = None,  # noqa: A002 - the original's name (table names: no tables here)
         **redis_kwargs: Any,
     ) -> None:
+        self.id = common_options(id, session_table, user_memory_table)
         if db_url is not None and redis_client is not None:
             raise ConfigurationError("give RedisStorage either db_url or redis_client, not both")
         if not isinstance(db_prefix, str) or not db_prefix or "{" in db_prefix or "}" in db_prefix:

@@ -35,8 +35,8 @@ class Searchable:
     """Ranked lexical search and ranged reads, for every backend (mixed into `Storage`)."""
 
     if TYPE_CHECKING:
-        def _sync(self, plan: Plan[T], write: bool) -> T: ...
-        async def _async(self, plan: Plan[T], write: bool) -> T: ...
+        def _sync(self, plan: Plan[T], *, write: bool) -> T: ...
+        async def _async(self, plan: Plan[T], *, write: bool) -> T: ...
         def _p_read(self, session_id: str, after_seq: int, last_turns: int | None, limit: int | None,
                     user_id: str | None, parse: bool = True) -> Plan[list[StoredMessage]]: ...
         def _get_record(self, kind: str, key: str) -> Plan[RawRecord | None]: ...
@@ -50,24 +50,24 @@ class Searchable:
         """Messages matching any word of `query`, best first, at most `limit`: in session
         `session_id` (which must be `user_id`'s when both are given), or in every session of
         `user_id`. Never across users."""
-        return self._sync(self._p_search(_search_query(query, user_id, session_id, limit)), False)
+        return self._sync(self._p_search(_search_query(query, user_id, session_id, limit)), write=False)
 
     async def asearch_messages(
         self, query: str, *, user_id: str | None = None, session_id: str | None = None, limit: int = 50
     ) -> list[SearchHit]:
-        return await self._async(self._p_search(_search_query(query, user_id, session_id, limit)), False)
+        return await self._async(self._p_search(_search_query(query, user_id, session_id, limit)), write=False)
 
     def read_message_range(
         self, session_id: str, first_seq: int, last_seq: int, *, user_id: str | None = None
     ) -> list[StoredMessage]:
         """Messages first_seq..last_seq (both included) of a session, in order: a hit's
         neighbours. Empty when `user_id` does not own the session."""
-        return self._sync(self._p_range(session_id, first_seq, last_seq, user_id), False)
+        return self._sync(self._p_range(session_id, first_seq, last_seq, user_id), write=False)
 
     async def aread_message_range(
         self, session_id: str, first_seq: int, last_seq: int, *, user_id: str | None = None
     ) -> list[StoredMessage]:
-        return await self._async(self._p_range(session_id, first_seq, last_seq, user_id), False)
+        return await self._async(self._p_range(session_id, first_seq, last_seq, user_id), write=False)
 
     # ---------------------------------------------------------------- plans
     def _p_range(self, session_id: str, first_seq: Any, last_seq: Any, user_id: str | None) -> Plan[list[StoredMessage]]:

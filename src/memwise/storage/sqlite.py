@@ -18,19 +18,33 @@ from pathlib import Path
 from typing import Any
 
 from memwise.errors import ConfigurationError, StorageError
+from memwise.storage.options import storage_id
 from memwise.storage.plan import Plan, T, drive
 from memwise.storage.sql import Sql, SqlBackend
 
-_TABLES = {name: f"memwise_{name}" for name in ("records", "messages", "heads", "migrations", "search", "search_rows")}
-
 
 class SqliteStorage(SqlBackend):
-    """`SqliteStorage(db_file="memory.db")` or `SqliteStorage(db_url="sqlite:///memory.db")`."""
+    """`SqliteStorage(db_file="memory.db")` or `SqliteStorage(db_url="sqlite:///memory.db")`.
+
+    `session_table` names the table of sessions and runs (its messages, heads and migrations
+    tables take it as prefix; default `memwise_records`); `user_memory_table` gives profiles a
+    table of their own; `id` names this storage instance.
+    """
 
     dialect = "sqlite"
-    tables = _TABLES
 
-    def __init__(self, db_file: str | Path | None = None, db_url: str | None = None, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        db_file: str | Path | None = None,
+        db_url: str | None = None,
+        *,
+        timeout: float = 30.0,
+        session_table: str | None = None,
+        user_memory_table: str | None = None,
+        id: str | None = None,  # noqa: A002 - the original's name
+    ) -> None:
+        self.id = storage_id(id)
+        self.tables = self.bare_tables(session_table, user_memory_table)
         if db_file is not None and db_url is not None:
             raise ConfigurationError("give SqliteStorage either db_file or db_url, not both")
         if db_url is not None:

@@ -16,7 +16,7 @@ from pydantic_ai import ModelRetry, RunContext, Tool
 from pydantic_ai.tools import ToolDefinition
 
 from memwise.errors import InvalidInputError
-from memwise.tools.decorator import ToolOptions, ToolSpec, options_of
+from memwise.tools.decorator import ToolOptions, ToolSpec, function_ref, options_of
 
 
 def build_tools(items: Iterable[Any]) -> tuple[list[Tool[Any]], dict[str, ToolSpec]]:
@@ -32,6 +32,14 @@ def build_tools(items: Iterable[Any]) -> tuple[list[Tool[Any]], dict[str, ToolSp
     return tools, specs
 
 
+def tool_name(item: Any) -> str:
+    """The name the model calls `item` by (without building the tool)."""
+    if isinstance(item, Tool):
+        return item.name
+    options = options_of(item)
+    return (options.name if options is not None else None) or getattr(item, "__name__", type(item).__name__)
+
+
 def _build(item: Any) -> tuple[Tool[Any], ToolSpec]:
     if isinstance(item, Tool):
         options = ToolOptions(requires_confirmation=item.requires_approval)
@@ -40,7 +48,7 @@ def _build(item: Any) -> tuple[Tool[Any], ToolSpec]:
         raise InvalidInputError(f"a tool must be a function or a pydantic-ai Tool, got {type(item).__name__}")
     options = options_of(item) or ToolOptions()
     plain = Tool(item, name=options.name, description=options.description)
-    spec = ToolSpec(plain.name, options, plain.function_schema.json_schema, plain.function_schema.validator)
+    spec = ToolSpec(plain.name, options, plain.function_schema.json_schema, plain.function_schema.validator, function_ref(item))
     if options.requires_confirmation:
         plain.requires_approval = True
     elif options.external_execution:

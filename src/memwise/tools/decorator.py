@@ -1,13 +1,16 @@
 """`@tool`: mark a function as a tool that pauses the run for a person (or an outside system).
 
-The decorator only records options on the function, which stays an ordinary callable (the
-approver can call an externally executed tool itself). The Agent turns functions into
-pydantic-ai tools with `build_tools`, looking options up again by tool name when a run resumes.
+The decorator records options on the function, which stays an ordinary callable (the approver
+can call an externally executed tool itself), and registers it in this process by tool name and
+`module:qualname`, so a new Agent can resume a run that used it as a per-task tool. The registry
+holds only functions this process defined and decorated: a name read from storage selects among
+them and never imports anything.
 """
 
 from __future__ import annotations
 
 import inspect
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, overload
@@ -17,6 +20,8 @@ from memwise.errors import InvalidInputError
 F = TypeVar("F", bound=Callable[..., Any])
 
 ATTRIBUTE = "__memwise_tool__"
+#: `@tool` functions of this process by (tool name, "module:qualname"); entries vanish with them.
+_REGISTRY: weakref.WeakValueDictionary[tuple[str, str], Callable[..., Any]] = weakref.WeakValueDictionary()
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +48,7 @@ class ToolSpec:
     options: ToolOptions
     parameters: dict[str, Any] = field(default_factory=dict)  # full JSON schema of the arguments
     validator: Any = None  # validates the full arguments (checks a person's values early)
+    ref: str | None = None  # "module:qualname" of a function tool (how a checkpoint names it)
 
 
 @overload
@@ -99,6 +105,10 @@ def tool(
             setattr(fn, ATTRIBUTE, options)
         except AttributeError as exc:
             raise InvalidInputError(f"@tool cannot mark {fn!r}; wrap it in a def") from exc
+        try:
+            _REGISTRY[(options.name or fn.__name__, function_ref(fn))] = fn
+        except (AttributeError, TypeError):
+            pass  # a callable without a name or weak references: found only when handed over
         return fn
 
     return decorate(func) if func is not None else decorate
@@ -108,6 +118,20 @@ def options_of(item: Any) -> ToolOptions | None:
     """The options `@tool` recorded on `item`, if any."""
     options = getattr(item, ATTRIBUTE, None)
     return options if isinstance(options, ToolOptions) else None
+
+
+def function_ref(fn: Any) -> str:
+    """How a checkpoint names a function tool: "module:qualname"."""
+    return f"{getattr(fn, '__module__', None)}:{getattr(fn, '__qualname__', type(fn).__qualname__)}"
+
+
+def registered_tool(name: str, ref: str | None) -> Callable[..., Any] | None:
+    """The `@tool` function of this process named `name` (and `ref`, when the checkpoint has it);
+    None when there is none, or when several share the name and no ref tells them apart."""
+    if ref is not None:
+        return _REGISTRY.get((name, ref))
+    found = [fn for (tool_name, _), fn in list(_REGISTRY.items()) if tool_name == name]
+    return found[0] if len(found) == 1 else None
 
 
 def _field_names(fields: Sequence[str] | None) -> tuple[str, ...]:

@@ -12,8 +12,9 @@ from typing import Any, Literal
 
 from memwise.storage.base import Storage
 from memwise.storage.contract import RawMessage, RawRecord, RecordQuery
+from memwise.storage.options import table_name
 from memwise.storage.plan import Plan
-from memwise.storage.sql.schema import MIGRATIONS, MIGRATIONS_TABLE
+from memwise.storage.sql.schema import MIGRATIONS, MIGRATIONS_TABLE, PROFILES_TABLE
 from memwise.storage.sql.search import SqlSearch
 
 _RECORD_COLUMNS = "kind, key, version, updated_at, body, user_id, agent_id, session_id, status"
@@ -30,19 +31,44 @@ class Sql:
 
 
 class SqlBackend(SqlSearch, Storage):
-    """Dialects set `dialect`, `tables` (logical name -> SQL name) and `index_prefix`, and run plans."""
+    """Dialects set `dialect`, `tables` (logical name -> SQL name, see `bare_tables`) and run plans."""
 
     dialect: str  # "sqlite" or "postgresql": picks the dialect's statements of a migration
     tables: dict[str, str]
+    messages_table: str = "memwise_messages"
     index_prefix: str = "memwise_"
+    profile_index_prefix: str = "memwise_"
     #: Row-lock clauses on the session's record, for dialects whose write plans run side by side
     #: (SQLite runs them one at a time and has none). Both are exclusive, so an append and a delete
     #: queue for the row in turn (a shared lock would let a stream of appends starve a delete).
     append_lock: str = ""
     delete_lock: str = ""
 
+    def bare_tables(self, session_table: str | None, user_memory_table: str | None) -> dict[str, str]:
+        """Unqualified table names: `memwise_records` (sessions, runs and profiles),
+        `memwise_messages`, ... by default. `session_table` names the table of sessions and runs
+        (the messages, heads and migrations tables take it as prefix); `user_memory_table` gives
+        profiles a table of their own. Sets the index name prefixes to match."""
+        sessions = table_name(session_table, "session_table")
+        profiles = table_name(user_memory_table, "user_memory_table")
+        prefix = f"{sessions}_" if sessions else "memwise_"
+        self.index_prefix = prefix
+        self.profile_index_prefix = f"{profiles}_" if profiles else prefix
+        names = {name: f"{prefix}{name}" for name in ("records", "messages", "heads", "migrations", "search", "search_rows")}
+        if sessions:
+            names["records"] = sessions
+        names["profiles"] = profiles or names["records"]
+        self.messages_table = names["messages"]  # unqualified: PostgreSQL's statistics name it so
+        return names
+
     def _sql(self, text: str, params: Any = (), fetch: str = "all") -> Plan[Any]:
-        return (yield Sql(text.format(p=self.index_prefix, **self.tables), params, fetch))  # type: ignore[arg-type]
+        formatted = text.format(p=self.index_prefix, q=self.profile_index_prefix, **self.tables)
+        return (yield Sql(formatted, params, fetch))  # type: ignore[arg-type]
+
+    @staticmethod
+    def _records(kind: str) -> str:
+        """The table holding records of `kind` (profiles may have a table of their own)."""
+        return "{profiles}" if kind == "profile" else "{records}"
 
     def _setup_lock(self) -> Plan[None]:
         """Serialize concurrent schema setup across processes (dialects that need it)."""
@@ -63,23 +89,26 @@ class SqlBackend(SqlSearch, Storage):
                         continue
                 yield from self._sql(statement, fetch="rowcount")
             yield from self._sql("INSERT INTO {migrations} (version, applied_at) VALUES (?, ?)", (version, time.time()), "rowcount")
+        if self.tables["profiles"] != self.tables["records"]:
+            for statement in PROFILES_TABLE:
+                yield from self._sql(statement, fetch="rowcount")
 
     # ---- records -----------------------------------------------------------------------------
     def _get_record(self, kind: str, key: str) -> Plan[RawRecord | None]:
-        row = yield from self._sql(f"SELECT {_RECORD_COLUMNS} FROM {{records}} WHERE kind = ? AND key = ?", (kind, key), "one")
+        row = yield from self._sql(f"SELECT {_RECORD_COLUMNS} FROM {self._records(kind)} WHERE kind = ? AND key = ?", (kind, key), "one")
         return None if row is None else RawRecord(*row)
 
     def _put_record(self, record: RawRecord, expected_version: int) -> Plan[bool]:
         r = record
         if expected_version == 0:
             written = yield from self._sql(
-                f"INSERT INTO {{records}} ({_RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kind, key) DO NOTHING",
+                f"INSERT INTO {self._records(r.kind)} ({_RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kind, key) DO NOTHING",
                 (r.kind, r.key, r.version, r.updated_at, r.body, r.user_id, r.agent_id, r.session_id, r.status),
                 "rowcount",
             )
         else:
             written = yield from self._sql(
-                "UPDATE {records} SET version = ?, updated_at = ?, body = ?, user_id = ?, agent_id = ?, session_id = ?,"
+                f"UPDATE {self._records(r.kind)} SET version = ?, updated_at = ?, body = ?, user_id = ?, agent_id = ?, session_id = ?,"
                 " status = ? WHERE kind = ? AND key = ? AND version = ?",
                 (r.version, r.updated_at, r.body, r.user_id, r.agent_id, r.session_id, r.status, r.kind, r.key, expected_version),
                 "rowcount",
@@ -87,7 +116,7 @@ class SqlBackend(SqlSearch, Storage):
         return written == 1
 
     def _delete_record(self, kind: str, key: str) -> Plan[bool]:
-        return (yield from self._sql("DELETE FROM {records} WHERE kind = ? AND key = ?", (kind, key), "rowcount")) == 1
+        return (yield from self._sql(f"DELETE FROM {self._records(kind)} WHERE kind = ? AND key = ?", (kind, key), "rowcount")) == 1
 
     def _query_records(self, query: RecordQuery) -> Plan[list[RawRecord]]:
         where, params = ["kind = ?"], [query.kind]
@@ -105,7 +134,7 @@ class SqlBackend(SqlSearch, Storage):
             where.append("(updated_at < ? OR (updated_at = ? AND key < ?))")
             params.extend((query.after[0], query.after[0], query.after[1]))
         rows = yield from self._sql(
-            f"SELECT {_RECORD_COLUMNS} FROM {{records}} WHERE {' AND '.join(where)}"
+            f"SELECT {_RECORD_COLUMNS} FROM {self._records(query.kind)} WHERE {' AND '.join(where)}"
             " ORDER BY updated_at DESC, key DESC LIMIT ?",
             (*params, query.limit),
         )

@@ -1,9 +1,11 @@
 """SQL schema as an append-only list of migrations, applied once each and recorded in a table.
 
-Never edit a released migration: append a new one. `{records}`, `{messages}`, `{heads}`,
-`{migrations}` (and SQLite's `{search}`, `{search_rows}`) are replaced by the dialect's (possibly
-schema-qualified) table names, `{p}` by the bare table prefix used for index names. A statement
-is SQL for every dialect, or a dict dialect -> SQL for those that need it.
+Never edit a released migration: append a new one. `{records}`, `{profiles}`, `{messages}`,
+`{heads}`, `{migrations}` (and SQLite's `{search}`, `{search_rows}`) are replaced by the dialect's
+(possibly schema-qualified) table names, `{p}` by the prefix of index names (`{q}` for the
+profiles table's). `{profiles}` is the records table unless `user_memory_table` names one (see
+PROFILES_TABLE). A statement is SQL for every dialect, or a dict dialect -> SQL for those that
+need it.
 """
 
 from __future__ import annotations
@@ -82,6 +84,13 @@ MIGRATIONS: list[list[str | dict[str, str]]] = [
         *({"sqlite": statement} for statement in _SQLITE_SEARCH),
         *({"postgresql": statement} for statement in _POSTGRES_SEARCH),
     ],
+]
+
+#: A table of its own for profiles, created at setup when `user_memory_table` names one (else
+#: profiles live in the records table). A migration that changes the records table must change
+#: this table too (when it is another table).
+PROFILES_TABLE: list[str] = [  # migration 1's records table with its recent and user indexes
+    statement.replace("{records}", "{profiles}").replace("{p}", "{q}") for statement in MIGRATIONS[0][:3]
 ]
 
 MIGRATIONS_TABLE = "CREATE TABLE IF NOT EXISTS {migrations} (version INTEGER PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)"

@@ -63,7 +63,7 @@ COMMON_SHARE = 0.2
 COMMON_TTL = 600.0
 _COMMON = (
     "SELECT x.e FROM pg_stats s, unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs) AS x(e, f)"
-    " WHERE s.schemaname = ? AND s.tablename = 'memwise_messages' AND s.attname = 'search_vector'"
+    " WHERE s.schemaname = ? AND s.tablename = ? AND s.attname = 'search_vector'"
     " AND x.f > ? AND x.e IS NOT NULL"
 )
 #: PostgreSQL backfills from several processes at once without waiting on each other's rows.
@@ -74,6 +74,7 @@ class SqlSearch:
     """The two search primitives of `SqlBackend` (mixed in; uses its `_sql` and `dialect`)."""
 
     dialect: str
+    messages_table: str
     if TYPE_CHECKING:
         def _sql(self, text: str, params: Any = (), fetch: str = "all") -> Plan[Any]: ...
 
@@ -96,7 +97,7 @@ class SqlSearch:
         cached = self.__dict__.get("_common_lexemes")
         if cached is not None and time.monotonic() - cached[0] < (COMMON_TTL if cached[1] else COMMON_TTL / 20):
             return cached[1]  # none yet (a new table, not analyzed): asked again sooner
-        rows = yield from self._sql(_COMMON, (getattr(self, "db_schema", "public"), COMMON_SHARE))
+        rows = yield from self._sql(_COMMON, (getattr(self, "db_schema", "public"), self.messages_table, COMMON_SHARE))
         common = [row[0] for row in rows]
         self.__dict__["_common_lexemes"] = (time.monotonic(), common)
         return common

@@ -1,4 +1,4 @@
-"""Semantic 5: summaries are incremental (previous summary + only new turns) and bounded, so what a
+"""Summaries are incremental (previous summary + only new turns) and bounded, so what a
 refresh costs at turn 200 is within 1.5x of turn 20."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ def copying_summarizer(prompt: str) -> str:
     return f"{'' if previous == '(none yet)' else previous} {new}".strip()
 
 
-def test_semantic5_refresh_cost_is_flat_from_turn_20_to_200(storage) -> None:
+def test_refresh_cost_is_flat_from_turn_20_to_200(storage) -> None:
     reader = ReadingModel(summary_fn=copying_summarizer)
     # a short history window keeps the answers cheap; the summary path is the one under test
     memory = Memory(storage, session_id="s1", full_session_memory=True, summary_memory=True, num_last_messages=2)
@@ -45,7 +45,7 @@ def test_semantic5_refresh_cost_is_flat_from_turn_20_to_200(storage) -> None:
     assert session.summarized_through == storage.read_messages("s1")[-1].seq == 400
 
 
-def test_semantic5_summary_only_mode_folds_each_run_into_the_previous_summary(storage) -> None:
+def test_summary_only_mode_folds_each_run_into_the_previous_summary(storage) -> None:
     reader = ReadingModel()
     memory = Memory(storage, session_id="s1", full_session_memory=False, summary_memory=True)
     agent = Agent(reader.model, memory=memory)
@@ -59,7 +59,7 @@ def test_semantic5_summary_only_mode_folds_each_run_into_the_previous_summary(st
     assert "What project" in last.prompt.partition("New conversation turns:")[2]
 
 
-def test_semantic5_backlog_is_cut_oldest_first_to_the_input_cap(storage) -> None:
+def test_backlog_is_cut_oldest_first_to_the_input_cap(storage) -> None:
     """Summaries switched on late: the refresh reads a bounded tail of the backlog, never all of it."""
     from tests.memory.fakes import text_turn
 

@@ -1,4 +1,4 @@
-"""Semantic 8: two runs of one session at the same time (threads, or asyncio tasks) both persist
+"""Two runs of one session at the same time (threads, or asyncio tasks) both persist
 completely. Barriers in the fake model force the runs to overlap at every step: both answer
 before either saves, and both compute their summary and profile from the same version."""
 
@@ -77,7 +77,7 @@ def run_both(agent: Agent, mode: str) -> list:
 
 
 @pytest.mark.parametrize("mode", ["threads", "tasks"])
-def test_semantic8_concurrent_runs_of_one_session_both_persist(storage, mode) -> None:
+def test_concurrent_runs_of_one_session_both_persist(storage, mode) -> None:
     reader = overlapping_model()
     memory = Memory(
         storage, session_id="s1", user_id="u1",
@@ -111,7 +111,7 @@ def test_semantic8_concurrent_runs_of_one_session_both_persist(storage, mode) ->
     assert {storage.get_run(o.run_id).status for o in outputs} == {"completed"}
 
 
-def test_semantic8_many_threads_many_turns(storage, reader) -> None:
+def test_many_threads_many_turns(storage, reader) -> None:
     """Eight threads, five runs each, one session: 80 messages, usage for all 40 runs."""
     memory = Memory(storage, session_id="s1", full_session_memory=True, summary_memory=True)
     agent = Agent(reader.model, memory=memory)
@@ -141,7 +141,7 @@ def interleave_before_write(storage, write_name: str, other_writer) -> None:
     setattr(storage, write_name, write)
 
 
-def test_semantic8_profile_write_racing_another_writer_merges_both(storage) -> None:
+def test_profile_write_racing_another_writer_merges_both(storage) -> None:
     from memwise.storage.records import UserProfile
 
     reader = ReadingModel()
@@ -163,7 +163,7 @@ def test_semantic8_profile_write_racing_another_writer_merges_both(storage) -> N
     assert storage.get_profile("u1").data == {"name": "Alice", "location": "Oslo", "interests": ["chess"]}
 
 
-def test_semantic8_metadata_write_racing_a_summary_keeps_both(storage, reader) -> None:
+def test_metadata_write_racing_a_summary_keeps_both(storage, reader) -> None:
     memory = Memory(storage, session_id="s1", full_session_memory=True, summary_memory=True)
     agent = Agent(reader.model, memory=memory)
     agent.do("My name is Alice")

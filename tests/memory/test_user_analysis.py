@@ -1,4 +1,4 @@
-"""Semantic 6: user analysis — default schema, custom schema, dynamic profile that reuses field
+"""User analysis — default schema, custom schema, dynamic profile that reuses field
 names, update = patch, replace = replace, per-field provenance, bounded input."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ def agent_for(storage, reader: ReadingModel, **flags) -> tuple[Agent, Memory]:
     return Agent(reader.model, memory=memory), memory
 
 
-def test_semantic6_default_schema(storage, reader) -> None:
+def test_profile_default_schema(storage, reader) -> None:
     agent, memory = agent_for(storage, reader)
     agent.do("My name is Alice and I'm a Python developer")
     call = reader.of("profile")[0]
@@ -28,7 +28,7 @@ def test_semantic6_default_schema(storage, reader) -> None:
     assert "name=Alice" in answer and "expertise=Python" in answer
 
 
-def test_semantic6_custom_schema(storage) -> None:
+def test_profile_custom_schema(storage) -> None:
     class TeamProfile(BaseModel):
         team: str  # required in the user's schema: extraction may still leave it out
         favourite_topic: Optional[str] = None
@@ -45,7 +45,7 @@ def test_semantic6_custom_schema(storage) -> None:
     assert memory.get_user_profile().data == {"favourite_topic": "chess"}
 
 
-def test_semantic6_dynamic_profile_reuses_field_names(storage) -> None:
+def test_profile_dynamic_profile_reuses_field_names(storage) -> None:
     names = iter(["Favorite Language", "favoriteLanguages", "favorite_language"])
 
     def drifting(prompt, info):  # a model that words the same trait differently each run
@@ -60,7 +60,7 @@ def test_semantic6_dynamic_profile_reuses_field_names(storage) -> None:
     assert "Existing field names (reuse them): favorite_language" in second_prompt
 
 
-def test_semantic6_update_is_a_patch_with_provenance(storage) -> None:
+def test_profile_update_is_a_patch_with_provenance(storage) -> None:
     replies = iter([
         {"name": "Alice", "expertise": ["Python"]},
         {"name": None, "expertise": [], "location": ""},  # empty values must not erase anything
@@ -77,7 +77,7 @@ def test_semantic6_update_is_a_patch_with_provenance(storage) -> None:
     assert profile.provenance["name"]["updated_at"] < profile.provenance["location"]["updated_at"]
 
 
-def test_semantic6_replace_mode_replaces(storage) -> None:
+def test_profile_replace_mode_replaces(storage) -> None:
     replies = iter([{"name": "Alice", "location": "Oslo"}, {"location": "Paris"}])
     reader = ReadingModel(trait_overrides=lambda prompt, info: next(replies))
     agent, memory = agent_for(storage, reader, user_memory_mode="replace")
@@ -88,7 +88,7 @@ def test_semantic6_replace_mode_replaces(storage) -> None:
     assert profile.provenance == {"location": {"run_id": last.run_id, "updated_at": profile.provenance["location"]["updated_at"]}}
 
 
-def test_semantic6_extraction_reads_bounded_recent_user_text(storage, reader) -> None:
+def test_profile_extraction_reads_bounded_recent_user_text(storage, reader) -> None:
     agent, memory = agent_for(storage, reader, full_session_memory=True, profile_input_tokens=300)
     for i in range(30):
         agent.do(f"message number {i}: " + "blah " * 400)

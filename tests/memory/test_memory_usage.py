@@ -1,4 +1,4 @@
-"""Semantic 9: usage of memory's own LLM calls is recorded per run and per session, apart from
+"""Usage of memory's own LLM calls is recorded per run and per session, apart from
 the answer's usage."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from memwise import Agent, Memory
 from tests.memory.fakes import ReadingModel
 
 
-def test_semantic9_memory_usage_per_run_and_per_session(storage) -> None:
+def test_memory_usage_per_run_and_per_session(storage) -> None:
     agent_model, memory_model = ReadingModel("agent"), ReadingModel("memory")
     memory = Memory(
         storage, session_id="s1", user_id="u1", model=memory_model.model,
@@ -39,7 +39,7 @@ def test_semantic9_memory_usage_per_run_and_per_session(storage) -> None:
     assert memory.load_run(first.run_id).usage == first.usage.as_dict()
 
 
-def test_semantic9_history_only_memory_reports_zero_memory_usage(storage, reader) -> None:
+def test_history_only_memory_reports_zero_memory_usage(storage, reader) -> None:
     memory = Memory(storage, session_id="s1", full_session_memory=True)
     result = Agent(reader.model, memory=memory).do("hello", return_output=True)
     assert result.usage.memory.requests == 0 and result.usage.answer.requests == 1

@@ -1,4 +1,4 @@
-"""Semantic 3: summary, profile and metadata go into the instructions, never into stored user text."""
+"""Summary, profile and metadata go into the instructions, never into stored user text."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ SECOND = "What project am I working on?"
 THIRD = "Anything else?"
 
 
-def test_semantic3_context_in_instructions_never_stored_as_user_text(storage, reader) -> None:
+def test_context_in_instructions_never_stored_as_user_text(storage, reader) -> None:
     memory = Memory(
         storage, session_id="s1", user_id="u1",
         full_session_memory=True, summary_memory=True, user_analysis_memory=True,
@@ -41,7 +41,7 @@ def test_semantic3_context_in_instructions_never_stored_as_user_text(storage, re
         assert injected not in text
 
 
-def test_semantic3_summariser_never_reads_injected_context(storage, reader) -> None:
+def test_summariser_never_reads_injected_context(storage, reader) -> None:
     memory = Memory(storage, session_id="s1", full_session_memory=True, summary_memory=True)
     agent = Agent(reader.model, memory=memory)
     agent.do(Task(FIRST))

@@ -1,4 +1,4 @@
-"""Semantic 7: `model` is what memory's own calls use; omitted, the agent's model; with neither,
+"""`model` is what memory's own calls use; omitted, the agent's model; with neither,
 MEMWISE_MODEL, else "local" (a clear error when its extra is missing). Nothing skipped silently."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from tests.memory.fakes import ReadingModel
 FLAGS = dict(session_id="s1", user_id="u1", full_session_memory=True, summary_memory=True, user_analysis_memory=True)
 
 
-def test_semantic7_memory_model_does_memory_calls(storage) -> None:
+def test_memory_model_does_memory_calls(storage) -> None:
     agent_model, memory_model = ReadingModel("agent"), ReadingModel("memory")
     agent = Agent(agent_model.model, memory=Memory(storage, model=memory_model.model, **FLAGS))
     agent.do("My name is Alice")
@@ -24,12 +24,12 @@ def test_semantic7_memory_model_does_memory_calls(storage) -> None:
     assert sorted(c.kind for c in memory_model.calls) == ["profile", "summary"]
 
 
-def test_semantic7_agent_model_used_when_memory_model_omitted(storage, reader) -> None:
+def test_agent_model_used_when_memory_model_omitted(storage, reader) -> None:
     Agent(reader.model, memory=Memory(storage, **FLAGS)).do("My name is Alice")
     assert sorted(c.kind for c in reader.calls) == ["answer", "profile", "summary"]
 
 
-def test_semantic7_neither_model_uses_env_then_local(storage, monkeypatch) -> None:
+def test_neither_model_uses_env_then_local(storage, monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "memwise.models.local", None)  # the local extra is not installed
     with pytest.raises(ConfigurationError, match=r"memwise\[local\]"):
         Agent(memory=Memory(storage, **FLAGS))
@@ -46,7 +46,7 @@ def test_semantic7_neither_model_uses_env_then_local(storage, monkeypatch) -> No
     assert Agent(explicit.model).model is explicit.model  # an explicit model wins over the env
 
 
-def test_semantic7_a_failing_memory_call_is_never_skipped_silently(storage, reader) -> None:
+def test_a_failing_memory_call_is_never_skipped_silently(storage, reader) -> None:
     def broken(prompt: str) -> str:
         raise RuntimeError("summariser down")
 

@@ -1,4 +1,4 @@
-"""Semantic 2: run 1 and run 2 in two Python processes share memory through one SQLite file."""
+"""Run 1 and run 2 in two Python processes share memory through one SQLite file."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def run_in_process(db: Path, prompt: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def test_semantic2_second_process_sees_first_process_memory(tmp_path: Path) -> None:
+def test_second_process_sees_first_process_memory(tmp_path: Path) -> None:
     db = tmp_path / "memory.db"
     first = run_in_process(db, "My name is Alice and I'm a Python developer")
     assert first["user_prompts"] == ["My name is Alice and I'm a Python developer"]

@@ -1,4 +1,4 @@
-"""Semantic 4: num_last_messages keeps the last N *user turns*, tools always paired;
+"""`num_last_messages` keeps the last N *user turns*, tools always paired;
 feed_tool_call_results=False drops tool parts but keeps the model's text beside them."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ def window_sent(storage, reader, **flags):
     return reader.of("answer")[-1]
 
 
-def test_semantic4_last_n_user_turns_with_tool_round_trips(storage, reader) -> None:
+def test_last_n_user_turns_with_tool_round_trips(storage, reader) -> None:
     seed(storage, text_turn("t1"), tool_turn("t2", "c2"), tool_turn("t3", "c3"), tool_turn("t4", "c4"))
     sent = window_sent(storage, reader, num_last_messages=2, feed_tool_call_results=True)
     assert sent.user_prompts == ["t3", "t4", "next question"]  # 2 user turns, not 2 request/response pairs
@@ -31,7 +31,7 @@ def test_semantic4_last_n_user_turns_with_tool_round_trips(storage, reader) -> N
     assert calls == results == {"c3", "c4"}
 
 
-def test_semantic4_window_never_orphans_a_tool_result(storage, reader) -> None:
+def test_window_never_orphans_a_tool_result(storage, reader) -> None:
     """A log whose oldest readable turn starts mid-way (e.g. data written by another tool)."""
     broken = tool_turn("t1", "c1")[2:]  # a tool result and an answer, without their user turn
     seed(storage, broken, tool_turn("t2", "c2"))
@@ -41,7 +41,7 @@ def test_semantic4_window_never_orphans_a_tool_result(storage, reader) -> None:
     assert sent.user_prompts == ["t2", "next question"]
 
 
-def test_semantic4_an_unanswered_stored_call_is_not_sent(storage, reader) -> None:
+def test_an_unanswered_stored_call_is_not_sent(storage, reader) -> None:
     """A turn whose tool result never got stored (e.g. written by an interrupted process)."""
     cut = tool_turn("t1", "c1")
     seed(storage, [cut[0], cut[1], cut[3]], tool_turn("t2", "c2"))
@@ -51,7 +51,7 @@ def test_semantic4_an_unanswered_stored_call_is_not_sent(storage, reader) -> Non
     assert "Let me check." in [p.content for m in sent.messages for p in m.parts if isinstance(p, TextPart)]
 
 
-def test_semantic4_feed_tool_call_results_false_keeps_text_beside_calls(storage, reader) -> None:
+def test_feed_tool_call_results_false_keeps_text_beside_calls(storage, reader) -> None:
     seed(storage, tool_turn("t1", "c1", aside="Checking the docs."), text_turn("t2"))
     sent = window_sent(storage, reader, feed_tool_call_results=False)
     parts = [p for m in sent.messages for p in m.parts]
@@ -62,7 +62,7 @@ def test_semantic4_feed_tool_call_results_false_keeps_text_beside_calls(storage,
     assert tool_ids([s.message for s in storage.read_messages("s1")]) == ({"c1"}, {"c1"})
 
 
-def test_semantic4_agent_tool_run_is_stored_whole_and_replayed_paired(storage, reader) -> None:
+def test_agent_tool_run_is_stored_whole_and_replayed_paired(storage, reader) -> None:
     def get_weather(city: str) -> str:
         """Weather of a city."""
         return f"sunny in {city}"

@@ -1,4 +1,4 @@
-"""Semantic 1: save flags decide what is stored; each load flag decides exactly what reaches the model."""
+"""Save flags decide what is stored; each load flag decides exactly what reaches the model."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def two_runs(storage, reader: ReadingModel, **flags) -> Memory:
     return memory
 
 
-def test_semantic1_every_save_flag_off_stores_nothing(storage, reader) -> None:
+def test_every_save_flag_off_stores_nothing(storage, reader) -> None:
     memory = two_runs(storage, reader)
     assert storage.get_session("s1") is None
     assert storage.read_messages("s1") == []
@@ -33,7 +33,7 @@ def test_semantic1_every_save_flag_off_stores_nothing(storage, reader) -> None:
     assert reader.of("summary") == reader.of("profile") == []
 
 
-def test_semantic1_save_history_load_summary_only(storage, reader) -> None:
+def test_save_history_load_summary_only(storage, reader) -> None:
     """The issue's example: storage holds everything, the model gets the summary and no history."""
     two_runs(
         storage, reader,
@@ -50,7 +50,7 @@ def test_semantic1_save_history_load_summary_only(storage, reader) -> None:
 
 
 @pytest.mark.parametrize("load", ["history", "summary", "profile"])
-def test_semantic1_each_load_flag_controls_its_own_content(storage, reader, load) -> None:
+def test_each_load_flag_controls_its_own_content(storage, reader, load) -> None:
     two_runs(
         storage, reader,
         full_session_memory=True, summary_memory=True, user_analysis_memory=True,
@@ -74,7 +74,7 @@ def reader_answer(call, reader: ReadingModel) -> str:
     return reader.answer(call).parts[0].content
 
 
-def test_semantic1_load_flags_default_to_save_flags(storage) -> None:
+def test_load_flags_default_to_save_flags(storage) -> None:
     memory = Memory(storage, user_id="u", full_session_memory=True, user_analysis_memory=True)
     assert (memory.load_full_session_memory, memory.load_summary_memory, memory.load_user_analysis_memory) == (
         True, False, True,

@@ -2,7 +2,7 @@
 
 Run it in a fresh process so the cold start is real, passing the shell's start time:
 
-    MEASURE_T0=$(date +%s.%N) python -m memwise.models.local.measure [variant]
+    MEASURE_T0=$(date +%s.%N) python -m bench.models.local_model [variant]   # needs memwise[local]
 
 It prints one JSON object per measurement (seconds, tokens, tokens/s) and the load average,
 since other work on a 2-core machine changes the numbers a lot.

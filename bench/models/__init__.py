@@ -1,0 +1,1 @@
+"""Benchmarks of the models memwise ships (the in-process local model)."""
