@@ -78,7 +78,7 @@ def targets(sections: dict[str, Section], mode: Mode) -> list[dict[str, str]]:
             if measured:
                 best = max(measured, key=lambda r: r["length"])
                 ratio = best["overhead_p50_us"] / mine["overhead_p50_us"]
-                grows = all(a["overhead_p50_us"] <= b["overhead_p50_us"] for a, b in zip(measured, measured[1:]))
+                grows = all(a["overhead_p50_us"] <= b["overhead_p50_us"] for a, b in zip(measured, measured[1:], strict=False))
                 text = (f"{label} reached only {reached} turns in its time budget; at {best['length']} turns its overhead "
                         f"is {fmt_us(best['overhead_p50_us'])} = {fmt_x(ratio)} memwise's at 1,000"
                         + (" (and grows with length: a lower bound)" if grows else ""))

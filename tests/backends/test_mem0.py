@@ -102,7 +102,7 @@ def test_each_message_is_one_mem0_memory_with_its_words_scope_and_exact_body(mem
     assert messages[3]["memory"].startswith("[calls lookup]") and "book a table" in messages[3]["memory"]
     assert {m["user_id"] for m in messages} == {"alice"}  # the session owner is the mem0 user
     assert [m["metadata"]["mw_turn"] for m in messages] == [True, False, True, False, False, False]
-    for raw, message in zip(messages, stored):
+    for raw, message in zip(messages, stored, strict=True):
         assert json.loads(raw["metadata"]["mw_body"]) == message.data
     session = [m for m in listed if m["metadata"]["mw_kind"] == "session"]
     assert len(session) == 1 and session[0]["memory"] == "memwise session s 1 of user alice with agent helper"

@@ -105,7 +105,7 @@ def test_key_layout_and_hash_slots(store, client, prefix):
 def test_bodies_are_stored_as_given_json_text(store, client, prefix):
     store.create_session("s1", metadata={"topic": "caf\u00e9"})
     store._sync(store._put_record(RawRecord("run", "raw", 1, 123.5, '{"exact":  "text" }', session_id="s1"), 0), write=True)
-    assert client.hget(f"{{{prefix}}}:r:run:raw", "b") == '{"exact":  "text" }'.encode()
+    assert client.hget(f"{{{prefix}}}:r:run:raw", "b") == b'{"exact":  "text" }'
     body = client.hget(f"{{{prefix}}}:r:session:s1", "b").decode()
     assert '"topic":"caf\u00e9"' in body
     store.append_messages("s1", turn("hello"))

@@ -112,8 +112,9 @@ class Chat:
     def _banner(self) -> None:
         name = getattr(self.agent.model, "model_name", type(self.agent.model).__name__)
         memory = self.agent.memory
-        kept = [label for label, on in (("history", memory.full_session_memory), ("summary", memory.summary_memory),
-                                         ("profile", memory.user_analysis_memory)) if on]
+        flags = () if memory is None else (("history", memory.full_session_memory), ("summary", memory.summary_memory),
+                                           ("profile", memory.user_analysis_memory))
+        kept = [label for label, on in flags if on]
         self.console.print(
             f"[bold]memwise chat[/] · session [cyan]{escape(self.session)}[/] · user [cyan]{escape(self.user)}[/] · "
             f"model [cyan]{escape(str(name))}[/] · memory: {', '.join(kept) or 'off'}\n[dim]/help for commands, /exit to leave[/]"

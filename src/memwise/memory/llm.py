@@ -3,7 +3,7 @@ call is counted the same way."""
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from pydantic_ai import Agent as _PAAgent
 from pydantic_ai.models import Model
@@ -12,7 +12,11 @@ from pydantic_ai.usage import RunUsage
 T = TypeVar("T")
 
 
-async def ask(model: Model, *, instructions: str, prompt: str, output_type: type[T] | Any = str) -> tuple[T, RunUsage]:
+@overload
+async def ask(model: Model, *, instructions: str, prompt: str) -> tuple[str, RunUsage]: ...
+@overload
+async def ask(model: Model, *, instructions: str, prompt: str, output_type: type[T]) -> tuple[T, RunUsage]: ...
+async def ask(model: Model, *, instructions: str, prompt: str, output_type: Any = str) -> tuple[Any, RunUsage]:
     """One memory sub-agent call: no tools, no history. Returns (output, usage of the call)."""
     agent = _PAAgent(model, instructions=instructions, output_type=output_type, name="memwise-memory")
     result = await agent.run(prompt)

@@ -8,6 +8,7 @@ the newest whole user turns.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -20,8 +21,8 @@ from memwise.memory.context import render_context
 from memwise.memory.prompts import CONTEXT_HEADER
 from memwise.memory.recall import Window
 from memwise.memory.window import clean_turn, flatten
-from memwise.storage.turns import TurnStart
 from memwise.storage.records import StoredMessage
+from memwise.storage.turns import TurnStart
 
 if TYPE_CHECKING:
     from memwise.memory.memory import Memory
@@ -102,7 +103,7 @@ async def read_turns(
         kept: list[list[ModelMessage]] = []
         used, full = 0, False
         for group in reversed(groups):
-            turn, cost = memory.turns.get(turn_key(group, feed), lambda group=group: shape(group))
+            turn, cost = memory.turns.get(turn_key(group, feed), functools.partial(shape, group))
             if used + cost > budget:
                 full = True
                 break

@@ -6,21 +6,22 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Optional, TypeVar
 
 from pydantic import BaseModel
 from pydantic_ai.messages import ModelMessage
 from pydantic_ai.models import Model
 
-from memwise.errors import InvalidInputError
 from memwise._sync import sync_twin
+from memwise.errors import InvalidInputError, NotFoundError
+from memwise.memory import recall
 from memwise.memory.cache import DecodedMessages, Lru
 from memwise.memory.errors import SessionAccessError
-from memwise.memory import recall
 from memwise.memory.profile import ProfileLimits, UserMemoryMode, check_schema
 from memwise.memory.recall import RecallScope
 from memwise.memory.retry import retry_on_conflict
 from memwise.memory.summary import SummaryLimits
+from memwise.storage.base import Storage
 from memwise.storage.records import Run, Session, UserProfile
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from memwise.recall.recalled import Recalled
 
 logger = logging.getLogger("memwise.memory")
+_S = TypeVar("_S", Session, Optional[Session])  # noqa: UP045 - a runtime type
 
 
 @dataclass(slots=True)
@@ -49,7 +51,7 @@ class Memory:
 
     def __init__(
         self,
-        storage: Any,
+        storage: Storage,
         session_id: str | None = None,
         user_id: str | None = None,
         full_session_memory: bool = False,
@@ -169,7 +171,7 @@ class Memory:
             logger.info(message, *args)
 
     # ------------------------------------------------------------------ sessions
-    def check_owner(self, session: Session | None) -> Session | None:
+    def check_owner(self, session: _S) -> _S:
         """Refuse a session owned by another user (a guessed id must not leak history)."""
         if session is not None and session.user_id is not None and session.user_id != self.user_id:
             raise SessionAccessError(f"session {session.session_id!r} belongs to another user")
@@ -223,6 +225,8 @@ class Memory:
 
         async def attempt() -> dict[str, Any]:
             session = self.check_owner(await self.storage.aget_session(self.session_id))
+            if session is None:
+                raise NotFoundError(f"session {self.session_id!r} was deleted meanwhile")
             merged = dict(metadata) if replace else {**session.metadata, **metadata}
             updated = await self.storage.aupdate_session(
                 self.session_id, expected_version=session.version, metadata=merged
@@ -278,7 +282,7 @@ class Memory:
         budget = context_budget(self.max_context_tokens, context_window(self.model) if self.model else None)
         loaded = await load_memory(self, start, budget)
         session, profile = start.session, start.profile
-        parts = {
+        parts: dict[str, dict[str, Any]] = {
             "context_injection": {"summary": session.summary if session and self.load_summary_memory else None},
             "system_prompt_injection": {"profile": profile.data if profile and self.load_user_analysis_memory else None},
             "metadata_injection": {"metadata": session.metadata if session and self.loads_anything else None},

@@ -27,21 +27,21 @@ MAX_DYNAMIC_FIELDS = 40
 class UserTraits(BaseModel):
     """The default trait schema."""
 
-    name: Optional[str] = Field(None, description="The user's name")
-    occupation: Optional[str] = Field(None, description="Job or role")
-    expertise: Optional[list[str]] = Field(None, description="Skills, languages, technologies")
-    interests: Optional[list[str]] = Field(None, description="Topics the user cares about")
-    preferences: Optional[list[str]] = Field(None, description="How the user likes things done")
-    goals: Optional[list[str]] = Field(None, description="What the user is trying to achieve")
-    location: Optional[str] = Field(None, description="Where the user lives or works")
-    communication_style: Optional[str] = Field(None, description="e.g. concise, detailed, formal")
+    name: str | None = Field(None, description="The user's name")
+    occupation: str | None = Field(None, description="Job or role")
+    expertise: list[str] | None = Field(None, description="Skills, languages, technologies")
+    interests: list[str] | None = Field(None, description="Topics the user cares about")
+    preferences: list[str] | None = Field(None, description="How the user likes things done")
+    goals: list[str] | None = Field(None, description="What the user is trying to achieve")
+    location: str | None = Field(None, description="Where the user lives or works")
+    communication_style: str | None = Field(None, description="e.g. concise, detailed, formal")
 
 
 class Trait(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(description="snake_case field name; reuse an existing one when it fits")
-    value: Optional[str] = Field(None, description="short value, or null when unknown")
+    value: str | None = Field(None, description="short value, or null when unknown")
 
 
 class DynamicTraits(BaseModel):
@@ -69,7 +69,7 @@ def check_schema(schema: Any) -> type[BaseModel] | None:
 def partial_model(schema: type[BaseModel]) -> type[BaseModel]:
     """The schema with every field optional, so a model may report only what it found."""
     fields: dict[str, Any] = {
-        name: (Optional[info.annotation], Field(None, description=info.description))  # noqa: UP007
+        name: (Optional[info.annotation], Field(None, description=info.description))  # noqa: UP045 - a runtime type
         for name, info in schema.model_fields.items()
     }
     # extra="forbid" puts additionalProperties: false in the schema, so schema-constrained
@@ -201,10 +201,10 @@ async def extract_traits(
     stored ones (`cap_dynamic`) at merge time, against the profile as it is then."""
     prompt = extraction_prompt(data, texts, limits, dynamic=dynamic)
     if dynamic:
-        output, usage = await ask(
+        dynamic_traits, usage = await ask(
             model, instructions=prompts.DYNAMIC_PROFILE_INSTRUCTIONS, prompt=prompt, output_type=DynamicTraits
         )
-        return {t.name: t.value for t in output.traits}, usage
+        return {t.name: t.value for t in dynamic_traits.traits}, usage
     output, usage = await ask(
         model,
         instructions=prompts.PROFILE_INSTRUCTIONS,

@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from typing_extensions import Unpack
 
@@ -462,6 +462,10 @@ class Storage(Searchable, Backend):
             raise AlreadyExistsError(f"run {run.run_id!r} exists already")
         return stored
 
+    @overload
+    def _p_lease(self, run_id: str, owner: str, ttl: float) -> Plan[Run]: ...
+    @overload
+    def _p_lease(self, run_id: str, owner: str, ttl: None) -> Plan[Run | None]: ...
     def _p_lease(self, run_id: str, owner: str, ttl: float | None) -> Plan[Run | None]:
         """Take (ttl given) or release (ttl None) a run's lease with a compare-and-set loop."""
         run_id = check_id(run_id, "run_id")
@@ -476,11 +480,10 @@ class Storage(Searchable, Backend):
                     return None
                 run.lease_owner = run.lease_expires_at = None
             else:
-                held = run.lease_owner not in (None, owner) and (run.lease_expires_at or 0) > now
-                if held:
+                expires = run.lease_expires_at or 0.0
+                if run.lease_owner not in (None, owner) and expires > now:
                     raise LeaseHeldError(
-                        f"run {run_id!r} is being resumed by {run.lease_owner!r} "
-                        f"(lease expires in {run.lease_expires_at - now:.1f}s)"
+                        f"run {run_id!r} is being resumed by {run.lease_owner!r} (lease expires in {expires - now:.1f}s)"
                     )
                 run.lease_owner, run.lease_expires_at = owner, now + ttl
             run.version, run.updated_at = raw.version + 1, now

@@ -4,7 +4,7 @@ the argument, before any plan sends a command."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypedDict
 
@@ -77,15 +77,15 @@ def check_usage(value: Any) -> dict[str, int]:
     return value
 
 
-def check_known(values: dict[str, Any], allowed: type, what: str) -> dict[str, Any]:
+def check_known(values: Mapping[str, Any], allowed: type, what: str) -> dict[str, Any]:
     unknown = set(values) - set(allowed.__annotations__)
     if unknown:
         raise InvalidInputError(f"{what} has no field {', '.join(sorted(unknown))}; known: {', '.join(allowed.__annotations__)}")
-    return values
+    return dict(values)
 
 
-def check_session_changes(changes: dict[str, Any]) -> dict[str, Any]:
-    check_known(changes, SessionChanges, "a session")
+def check_session_changes(given: Mapping[str, Any]) -> dict[str, Any]:
+    changes = check_known(given, SessionChanges, "a session")
     if changes.get("summary") is not None and not isinstance(changes["summary"], str):
         raise InvalidInputError(f"summary must be a string or None, not {type(changes['summary']).__name__}")
     if "summarized_through" in changes:
@@ -97,8 +97,8 @@ def check_session_changes(changes: dict[str, Any]) -> dict[str, Any]:
     return changes
 
 
-def check_run_changes(changes: dict[str, Any]) -> dict[str, Any]:
-    check_known(changes, RunChanges, "a run")
+def check_run_changes(given: Mapping[str, Any]) -> dict[str, Any]:
+    changes = check_known(given, RunChanges, "a run")
     if "status" in changes and changes["status"] not in RUN_STATUSES:
         raise InvalidInputError(f"status must be one of {', '.join(RUN_STATUSES)}, not {changes['status']!r}")
     if changes.get("checkpoint") is not None:
@@ -195,8 +195,8 @@ def check_restorable_messages(session_id: str, messages: Sequence[Any]) -> list[
     return rows
 
 
-def record_query(kind: str, limit: int, cursor: str | None, filters: dict[str, Any]) -> RecordQuery:
-    check_known(filters, SessionFilters if kind == "session" else RunFilters, f"listing {kind}s")
+def record_query(kind: str, limit: int, cursor: str | None, given: Mapping[str, Any]) -> RecordQuery:
+    filters = check_known(given, SessionFilters if kind == "session" else RunFilters, f"listing {kind}s")
     for name in ("user_id", "agent_id", "session_id"):
         check_optional_id(filters.get(name), name)
     status = filters.pop("status", None)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import fields
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic_core import from_json
@@ -119,26 +119,26 @@ def decode_message(data: dict[str, Any]) -> ModelMessage:
     return _message_adapter().validate_python(data)
 
 
-@lru_cache(maxsize=None)
+@cache
 def field_names(cls: type) -> frozenset[str]:
     return frozenset(f.name for f in fields(cls))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _body_fields(cls: type, skip: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(f.name for f in fields(cls) if f.name not in skip)
 
 
 def record_body(obj: Any, skip: tuple[str, ...]) -> dict[str, Any]:
     """The JSON body of a record dataclass: every field except those kept as columns."""
-    return {name: getattr(obj, name) for name in _body_fields(type(obj), skip)}
+    return {name: getattr(obj, name) for name in _body_fields(type(obj), skip)}  # type: ignore[arg-type]  # mypy: a class is Hashable
 
 
 def record_from_body(cls: type[R], body: Any, what: str, **columns: Any) -> R:
     """Rebuild a record dataclass from its stored body and columns; bad shapes are corruption."""
     if not isinstance(body, dict):
         raise CorruptRecordError(f"{what} is corrupted: expected a JSON object, got {type(body).__name__}")
-    names = field_names(cls)
+    names = field_names(cls)  # type: ignore[arg-type]  # mypy: a class is Hashable
     try:
         return cls(**{k: v for k, v in body.items() if k in names}, **columns)
     except TypeError as exc:

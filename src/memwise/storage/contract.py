@@ -193,7 +193,7 @@ class Backend(ABC):
     def _execute(self, command: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must implement _execute or _run")
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional: most backends hold nothing to release
         """Release connections and files. The storage must not be used afterwards."""
 
     async def aclose(self) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from memwise.storage.base import Storage
 from memwise.storage.contract import RawMessage, RawRecord, RecordQuery, newest_first
 from memwise.storage.options import common_options
-from memwise.storage.plan import Plan, T, call, drive, execute_call
+from memwise.storage.plan import Plan, T, call, drive, execute_call, nothing
 
 
 @dataclass
@@ -40,7 +40,7 @@ class InMemoryStorage(Storage):
         return self._run(plan, write=write)  # no I/O: never blocks the loop for long
 
     def _setup(self) -> Plan[None]:
-        return (yield from call(lambda: None))
+        return nothing()  # nothing to create
 
     def _get_record(self, kind: str, key: str) -> Plan[RawRecord | None]:
         raw = yield from call(self._records.get, (kind, key))

@@ -387,7 +387,7 @@ class Mem0Storage(Storage):
     def _m0_create_indexes(self) -> None:
         """On a qdrant server, index the metadata fields memwise filters on (mem0 itself indexes
         only user_id/agent_id/run_id/actor_id). Local qdrant has no payload indexes."""
-        store = getattr(self._client, "vector_store", None)
+        store: Any = getattr(self._client, "vector_store", None)
         if type(store).__name__ != "Qdrant" or getattr(store, "is_local", True):
             return
         for name, schema in _QDRANT_INDEXES:
@@ -650,8 +650,8 @@ class Mem0Storage(Storage):
                 status = yield _Http(f"/v1/event/{event}/")
                 state = str((status or {}).get("status", "")).upper()
                 if state in ("SUCCEEDED", "COMPLETED", "DONE"):
-                    return [item.get("id") or item.get("memory_id") for item in _results(status)
-                            if isinstance(item.get("id") or item.get("memory_id"), str)]
+                    found = (item.get("id") or item.get("memory_id") for item in _results(status))
+                    return [key for key in found if isinstance(key, str)]
                 if state == "FAILED":
                     raise StorageError(f"{self._where}: adding a memory failed (event {event}): {status}")
                 if time.monotonic() > deadline:
@@ -686,6 +686,7 @@ class Mem0Storage(Storage):
 
     def _m0_raw_record(self, item: dict[str, Any]) -> RawRecord:
         meta = item.get("metadata") or {}
+        missing: KeyError | None = None
         try:
             raw = RawRecord(
                 meta["mw_kind"], meta["mw_key"], meta["mw_version"], meta["mw_updated_at"], meta["mw_body"],
@@ -695,8 +696,6 @@ class Mem0Storage(Storage):
                   and isinstance(raw.updated_at, (int, float)))
         except KeyError as exc:
             ok, missing = False, exc
-        else:
-            missing = None
         if not ok:
             what = f"{meta.get('mw_kind', 'record')} {meta.get('mw_key')!r}"
             detail = f"metadata {missing} is missing" if missing else "its metadata has the wrong types"
@@ -757,8 +756,8 @@ def _config_where(config: MemoryConfig | dict[str, Any]) -> str:
     provider = getattr(store, "provider", None) or (store.get("provider") if isinstance(store, dict) else None) or "qdrant"
     inner = getattr(store, "config", None) if not isinstance(store, dict) else store.get("config")
     get = (lambda name: inner.get(name)) if isinstance(inner, dict) else (lambda name: getattr(inner, name, None))
-    if get("url"):
-        return f"{provider} at {_host_port(get('url'))}"
+    if url := get("url"):
+        return f"{provider} at {_host_port(url)}"
     if get("host"):
         return f"{provider} at {get('host')}:{get('port')}"
     return f"{provider} at {get('path') or 'its default path'}"

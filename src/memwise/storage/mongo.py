@@ -234,6 +234,8 @@ class MongoStorage(Storage):
                     closer.asend(None).send(None)  # run it to its first yield: the loop now tracks it
                 except StopIteration:
                     pass
+            elif self._given_async_client is None:
+                raise ConfigurationError("this MongoStorage was given only a client: use its sync methods, or also pass async_client=")
             else:
                 client = self._given_async_client
             db = client[self.db_name]

@@ -53,7 +53,7 @@ def gather(*plans: Plan[Any]) -> Plan[list[Any]]:
                     replies = [exc]
             else:
                 replies = yield Batch(tuple(pending[i] for i in order))
-            for i, reply in zip(order, replies):
+            for i, reply in zip(order, replies, strict=True):
                 plan = plans[i]
                 try:
                     pending[i] = plan.throw(reply) if isinstance(reply, Exception) else plan.send(reply)
@@ -67,7 +67,8 @@ def gather(*plans: Plan[Any]) -> Plan[list[Any]]:
 
 
 def nothing() -> Plan[None]:
-    """A plan that sends no command: a placeholder among `gather`'s plans."""
+    """The empty plan: sends no command, returns None (a placeholder among `gather`'s plans, the
+    body of a primitive a backend does not need, such as `_setup`)."""
     return None
     yield  # unreachable: only makes this function a generator
 

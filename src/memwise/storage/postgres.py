@@ -100,9 +100,9 @@ class PostgresStorage(SqlBackend):
                 raise ConfigurationError(f"{name} must be an integer >= {low}, not {value!r}")
         if pool_max_size < pool_min_size:
             raise ConfigurationError(f"pool_max_size ({pool_max_size}) must be >= pool_min_size ({pool_min_size})")
-        for name, value in (("connect_timeout", connect_timeout), ("pool_timeout", pool_timeout)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-                raise ConfigurationError(f"{name} must be a positive number of seconds, not {value!r}")
+        for name, seconds in (("connect_timeout", connect_timeout), ("pool_timeout", pool_timeout)):
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds > 0:
+                raise ConfigurationError(f"{name} must be a positive number of seconds, not {seconds!r}")
 
         self.db_url = db_url
         self.db_schema = db_schema
@@ -338,9 +338,9 @@ def _execute_batch(conn: Any, commands: Any) -> list[Any]:
     cursors = [conn.cursor() for _ in commands]
     try:
         with conn.pipeline():
-            for cursor, command in zip(cursors, commands):
+            for cursor, command in zip(cursors, commands, strict=True):
                 _send(cursor, command)
-        return [_result(cursor, command) for cursor, command in zip(cursors, commands)]
+        return [_result(cursor, command) for cursor, command in zip(cursors, commands, strict=True)]
     except (psycopg.Error, UnicodeError) as exc:
         raise _storage_error(exc, _batch_text(commands), _where(cursors[0])) from exc
     finally:
@@ -353,9 +353,9 @@ async def _aexecute_batch(conn: Any, commands: Any) -> list[Any]:
     cursors = [conn.cursor() for _ in commands]
     try:
         async with conn.pipeline():
-            for cursor, command in zip(cursors, commands):
+            for cursor, command in zip(cursors, commands, strict=True):
                 await _send(cursor, command)
-        return [await _aresult(cursor, command) for cursor, command in zip(cursors, commands)]
+        return [await _aresult(cursor, command) for cursor, command in zip(cursors, commands, strict=True)]
     except (psycopg.Error, UnicodeError) as exc:
         raise _storage_error(exc, _batch_text(commands), _where(cursors[0])) from exc
     finally:

@@ -87,7 +87,7 @@ from memwise.errors import ConfigurationError, StorageError, StorageUnavailableE
 from memwise.storage.base import Storage
 from memwise.storage.contract import INDEX_FIELDS, RawMessage, RawRecord, RecordQuery
 from memwise.storage.options import common_options
-from memwise.storage.plan import Plan, T, adrive, drive
+from memwise.storage.plan import Plan, T, adrive, drive, nothing
 
 try:
     import redis
@@ -288,7 +288,7 @@ class RedisStorage(Storage):
         self._owned: list[Any] = []
         self._lock = threading.Lock()
         self._closed = False
-        self._where = _where(redis_client) if redis_client is not None else _where_url(self.db_url)
+        self._where = _where(redis_client) if redis_client is not None else _where_url(self.db_url or DEFAULT_URL)
         self._catalog = f"{{{db_prefix}}}"
 
     def __repr__(self) -> str:
@@ -313,7 +313,7 @@ class RedisStorage(Storage):
 
     # ================================================================ plans: records
     def _setup(self) -> Plan[None]:
-        return (yield from ())  # nothing to create: keys appear on first write
+        return nothing()  # nothing to create: keys appear on first write
 
     def _get_record(self, kind: str, key: str) -> Plan[RawRecord | None]:
         fields = yield ("hgetall", (self._record_key(kind, key),))
@@ -449,7 +449,7 @@ class RedisStorage(Storage):
                 replies = pipe.execute(raise_on_error=False)
             except RedisError as exc:
                 raise self._failure(exc) from exc
-        return [self._execute(c) if isinstance(r, NoScriptError) else self._reply(r) for c, r in zip(commands, replies)]
+        return [self._execute(c) if isinstance(r, NoScriptError) else self._reply(r) for c, r in zip(commands, replies, strict=True)]
 
     async def _aexecute_batch(self, commands: Sequence[tuple[str, tuple[Any, ...]]]) -> list[Any]:
         """The asyncio twin of `_execute_batch`."""
@@ -463,7 +463,7 @@ class RedisStorage(Storage):
                 raise self._failure(exc) from exc
         return [
             (await self._aexecute(c)) if isinstance(r, NoScriptError) else self._reply(r)
-            for c, r in zip(commands, replies)
+            for c, r in zip(commands, replies, strict=True)
         ]
 
     @staticmethod
@@ -662,7 +662,7 @@ def _close_later(loop: asyncio.AbstractEventLoop, close: Callable[[], Any]) -> N
 def _record(kind: str, key: str, fields: Any) -> RawRecord:
     if not isinstance(fields, dict):
         items = iter(fields)
-        fields = dict(zip(items, items))
+        fields = dict(zip(items, items, strict=False))
     data = {_text(name): _text(value) for name, value in fields.items()}
     return RawRecord(
         kind, key, int(data["v"]), float(data["u"]), data["b"],

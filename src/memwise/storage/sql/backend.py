@@ -13,7 +13,7 @@ from typing import Any, Literal
 from memwise.storage.base import Storage
 from memwise.storage.contract import RawMessage, RawRecord, RecordQuery
 from memwise.storage.options import table_name
-from memwise.storage.plan import Plan
+from memwise.storage.plan import Plan, nothing
 from memwise.storage.sql.schema import MIGRATIONS, MIGRATIONS_TABLE, PROFILES_TABLE
 from memwise.storage.sql.search import SqlSearch
 
@@ -72,8 +72,7 @@ class SqlBackend(SqlSearch, Storage):
 
     def _setup_lock(self) -> Plan[None]:
         """Serialize concurrent schema setup across processes (dialects that need it)."""
-        return
-        yield
+        return nothing()
 
     # ---- schema ------------------------------------------------------------------------------
     def _setup(self) -> Plan[None]:
@@ -119,7 +118,8 @@ class SqlBackend(SqlSearch, Storage):
         return (yield from self._sql(f"DELETE FROM {self._records(kind)} WHERE kind = ? AND key = ?", (kind, key), "rowcount")) == 1
 
     def _query_records(self, query: RecordQuery) -> Plan[list[RawRecord]]:
-        where, params = ["kind = ?"], [query.kind]
+        where: list[str] = ["kind = ?"]
+        params: list[Any] = [query.kind]
         for name in ("user_id", "agent_id", "session_id"):
             if getattr(query, name) is not None:
                 where.append(f"{name} = ?")
@@ -161,7 +161,7 @@ class SqlBackend(SqlSearch, Storage):
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
                     (session_id, seq, m.run_id, int(m.turn_start), m.created_at, m.body, m.search_text)
-                    for seq, m in zip(seqs, messages)
+                    for seq, m in zip(seqs, messages, strict=True)
                 ],
                 "many",
             )
