@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import tempfile
 import time
 import traceback
 from collections.abc import Iterator
@@ -34,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import REPO, Unavailable, fmt_us, fmt_x, p50, pct, us
-from bench.stores import CLASSES, open_backend
+from bench.stores import open_backend
 
 DEFAULT_LOCOMO = REPO.parent / "shared" / "data" / "locomo" / "locomo-dev.json"
 NAMES = ("sqlite", "postgres", "redis", "mongo", "json", "in_memory")

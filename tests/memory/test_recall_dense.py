@@ -6,8 +6,7 @@ import asyncio
 from collections.abc import Sequence
 
 import pytest
-from pydantic_ai.embeddings import Embedder, EmbeddingModel, EmbeddingResult, EmbeddingSettings
-from pydantic_ai.embeddings import EmbedInputType
+from pydantic_ai.embeddings import Embedder, EmbeddingModel, EmbeddingResult, EmbeddingSettings, EmbedInputType
 from pydantic_ai.usage import RequestUsage
 
 from memwise import Memory
@@ -100,6 +99,6 @@ def test_local_embedder_puts_paraphrases_close() -> None:
     embedder = resolve_embedder("local")
     texts = ["I adopted a puppy last week", "We got a new dog recently", "The stock market fell sharply"]
     vectors = asyncio.run(embedder.embed_documents(texts)).embeddings
-    dot = lambda a, b: sum(x * y for x, y in zip(a, b))  # noqa: E731
+    dot = lambda a, b: sum(x * y for x, y in zip(a, b, strict=True))  # noqa: E731
     assert len(vectors[0]) == 384 and abs(dot(vectors[0], vectors[0]) - 1) < 1e-3
     assert dot(vectors[0], vectors[1]) > dot(vectors[0], vectors[2]) + 0.2

@@ -71,7 +71,7 @@ async def load_memory(memory: Memory, start: TurnStart, budget: int, query: str 
         turns, first_seq = await read_turns(memory, remaining - recall_budget, start.messages)
         loaded.history, loaded.turns = flatten(turns), len(turns)
         window = Window(memory.session_id, first_seq) if first_seq is not None else None
-    if recall_budget:
+    if recall_budget and query:
         recalled = await recall.context(memory, query, recall_budget, window)
         if recalled:
             loaded.context = render_context(

@@ -15,7 +15,6 @@ if TYPE_CHECKING:  # memwise.recall uses memory's token budget: imported when fi
     from memwise.recall.recalled import Recalled
 
 RecallScope = Literal["user", "session"]
-SCOPES: tuple[str, ...] = ("user", "session")
 #: Most hits `memory.search` returns (the storage search's own limit).
 MAX_LIMIT = 1_000
 
@@ -32,9 +31,9 @@ class Window:
 
 
 def check_scope(value: Any, what: str) -> RecallScope:
-    if value not in SCOPES:
-        raise InvalidInputError(f"{what} must be 'user' or 'session', got {value!r}")
-    return value
+    if value == "user" or value == "session":
+        return value  # type: ignore[no-any-return]  # narrowed to the two literals
+    raise InvalidInputError(f"{what} must be 'user' or 'session', got {value!r}")
 
 
 def scope_of(memory: Memory, scope: Any, what: str = "scope") -> Scope:

