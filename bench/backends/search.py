@@ -16,7 +16,9 @@ session's date). Per backend:
   with indexing, and without (the same code with `search_text` forced to "", so no index entry
   is written); p50 of each and their ratio;
 - recall: per conversation (user = conversation), the share of evidence turns of the questions of
-  categories 1-4 found in the top 50 / 200 hits of `search_messages(question, user_id=...)`.
+  categories 1-4 found in the top 50 / 200 hits of `search_messages(question, user_id=...)`;
+- vectors (`--dim`, default 384): one vector per message of that user, put per session, then
+  `read_vectors(model, user_id=...)` of all of them, p50 of 5 reads.
 """
 
 from __future__ import annotations
@@ -85,17 +87,17 @@ def store(name: str) -> Iterator[Any]:
 @contextmanager
 def without_indexing() -> Iterator[None]:
     """Appends store search_text "" (no index entry), everything else unchanged."""
-    import memwise.storage.base as base
+    import memwise.storage.checks as checks
 
-    original = base.search_text
-    base.search_text = lambda message: ""
+    original = checks.search_text
+    checks.search_text = lambda message: ""
     try:
         yield
     finally:
-        base.search_text = original
+        checks.search_text = original
 
 
-def measure(name: str, data: list[dict[str, Any]], total: int, ops: int) -> list[str]:
+def measure(name: str, data: list[dict[str, Any]], total: int, ops: int, dim: int) -> list[str]:
     rng = random.Random(7)
     questions = [q for conv in data for q, _ in conv["questions"]]
     rng.shuffle(questions)
@@ -156,6 +158,19 @@ def measure(name: str, data: list[dict[str, Any]], total: int, ops: int) -> list
         report.append(f"append one turn: indexed p50 {fmt_us(us(p50(times_on)))}, not indexed p50 "
                       f"{fmt_us(us(p50(times_off)))}, ratio {fmt_x(p50(times_on) / p50(times_off))}; this process's CPU "
                       f"{fmt_us(us(p50(cpu_on)))} / {fmt_us(us(p50(cpu_off)))}")
+        # ---- dense vectors of every message of the user
+        if dim:
+            started = time.perf_counter()
+            for session in storage.list_sessions(user_id="big", limit=1000).items:
+                seqs = [m.seq for m in storage.read_messages(session.session_id)]
+                storage.put_vectors(session.session_id, "bench", [(seq, [rng.random() for _ in range(dim)]) for seq in seqs])
+            put = time.perf_counter() - started
+            times = []
+            for _ in range(5):
+                start = time.perf_counter()
+                count = len(storage.read_vectors("bench", user_id="big"))
+                times.append(time.perf_counter() - start)
+            report.append(f"vectors: put {count:,} x {dim} in {put:.1f} s; read_vectors(user) p50 {fmt_us(us(p50(times)))}")
         # ---- first-stage recall of evidence turns, one user per conversation
         found = {50: 0, 200: 0}
         wanted = 0
@@ -186,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("backends", nargs="*", metavar="backend", help=f"any of {', '.join(NAMES)} (default: sqlite postgres)")
     parser.add_argument("--messages", type=int, default=10_000, help="messages of the searched user (default 10000)")
     parser.add_argument("--ops", type=int, default=300, help="timed searches and appends per measure (default 300)")
+    parser.add_argument("--dim", type=int, default=384, help="vector dimensions (0: skip vectors)")
     parser.add_argument("--common-share", type=float, help="PostgreSQL: override sql.search.COMMON_SHARE")
     parser.add_argument("--locomo", type=Path, default=DEFAULT_LOCOMO, help="LoCoMo JSON (default: %(default)s)")
     args = parser.parse_args(argv)
@@ -202,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.backends or ("sqlite", "postgres"):
         print(f"== {name}", flush=True)
         try:
-            lines = measure(name, data, args.messages, args.ops)
+            lines = measure(name, data, args.messages, args.ops, args.dim)
         except Unavailable as exc:
             lines = [f"not available: {exc}"]
         except Exception as exc:  # one backend's crash must not hide the others

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import threading
 import time
 from datetime import datetime, timezone
 
@@ -174,6 +176,36 @@ async def test_query_syntax_is_never_interpreted(api):
     await api.append_messages("s1", turn("cats AND dogs NEAR the barn", "ok"))
     for query in ('NOT "cats" OR -dogs*', "barn: (near) ^cats", "cats & !dogs | 'barn'", "\\cats\\ ''dogs''", "cat's:*"):
         assert [hit.seq for hit in await api.search_messages(query, session_id="s1")] == [25], query
+
+
+async def test_every_returned_append_of_4_processes_is_found_while_they_run(api):
+    from tests.conformance.test_processes import _spawn
+
+    if not api.recipe.shared:
+        pytest.skip("this backend keeps its store inside one process")
+    for sid in ("hot", "p2", "p3"):
+        await api.create_session(sid, user_id="u1")
+    sessions = ["hot", "hot", "p2", "p3"]  # two writers share a session
+    children = [_spawn(api.recipe, "append_words", sid, f"w{n}", "40", stdout=subprocess.PIPE, text=True)
+                for n, sid in enumerate(sessions)]
+    returned: list[str] = []
+    readers = [threading.Thread(target=lambda c=child: returned.extend(line.strip() for line in c.stdout)) for child in children]
+    for reader in readers:
+        reader.start()
+    searches = 0
+    try:
+        while any(child.poll() is None for child in children) or searches < 3:
+            done_before = set(returned)  # appends that returned before this search began
+            hits = await api.search_messages("zebra", user_id="u1", limit=1000)
+            found = {hit.message.parts[0].content.split()[1] for hit in hits}
+            assert done_before <= found, sorted(done_before - found)[:5]
+            searches += 1
+    finally:
+        assert [child.wait(timeout=240) for child in children] == [0, 0, 0, 0]
+        for reader in readers:
+            reader.join()
+    assert len(returned) == 160 and searches > 3
+    assert len(await api.search_messages("zebra", user_id="u1", limit=1000)) == 160
 
 
 @pytest.mark.parametrize(

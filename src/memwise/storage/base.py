@@ -43,6 +43,8 @@ from memwise.storage.raw import from_raw, to_raw
 from memwise.storage.records import FINISHED_STATUSES, Page, Run, Session, StoredMessage, UserProfile
 from memwise.storage.restore import restore_messages_plan, restore_plan
 from memwise.storage.search import Searchable
+from memwise.storage.vectors import KIND as VECTORS
+from memwise.storage.vectors import Vectors
 from memwise.storage.turns import TurnEnd, TurnStart, TurnStartOptions, TurnWrite, finish_turn_plan, start_turn_plan
 
 if TYPE_CHECKING:
@@ -58,7 +60,7 @@ MIGRATIONS: list[Any] = []
 _BATCH = 200
 
 
-class Storage(Searchable, Backend):
+class Storage(Searchable, Vectors, Backend):
     """Base class of every storage. Every method has an async twin named with an `a` prefix."""
 
     _opened = False
@@ -400,6 +402,7 @@ class Storage(Searchable, Backend):
         self._forget_indexed(session_id)
         yield from self._delete_messages(session_id)
         yield from self._p_delete_all(RecordQuery("run", session_id=session_id, limit=_BATCH))
+        yield from self._p_delete_all(RecordQuery(VECTORS, session_id=session_id, limit=_BATCH))
         return (yield from self._delete_record("session", session_id))
 
     def _p_delete_all(self, query: RecordQuery) -> Plan[int]:
@@ -499,6 +502,7 @@ class Storage(Searchable, Backend):
                 self._forget_indexed(raw.key)
                 counts["messages"] += yield from self._delete_messages(raw.key)
                 counts["runs"] += yield from self._p_delete_all(RecordQuery("run", session_id=raw.key, limit=_BATCH))
+                yield from self._p_delete_all(RecordQuery(VECTORS, session_id=raw.key, limit=_BATCH))
                 counts["sessions"] += bool((yield from self._delete_record("session", raw.key)))
             if len(raws) < query.limit:
                 return counts

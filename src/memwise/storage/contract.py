@@ -34,7 +34,7 @@ INDEX_FIELDS = ("user_id", "agent_id", "session_id", "status")
 
 @dataclass(slots=True)
 class RawRecord:
-    """A versioned JSON document of one kind ("session", "run", "profile", "meta")."""
+    """A versioned JSON document of one kind ("session", "run", "profile", "meta", "vectors")."""
 
     kind: str
     key: str

@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from memwise.errors import InvalidInputError
+from memwise.storage.checks import check_count, check_optional_id
 from memwise.storage.codec import loads
 from memwise.storage.contract import RawHit, RawRecord, RecordQuery, SearchQuery
 from memwise.storage.plan import Plan, gather
@@ -71,9 +72,8 @@ class Searchable:
 
     # ---------------------------------------------------------------- plans
     def _p_range(self, session_id: str, first_seq: Any, last_seq: Any, user_id: str | None) -> Plan[list[StoredMessage]]:
-        for name, value in (("first_seq", first_seq), ("last_seq", last_seq)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InvalidInputError(f"{name} must be an integer >= 1, not {value!r}")
+        check_count(first_seq, "first_seq")
+        check_count(last_seq, "last_seq")
         if last_seq < first_seq:
             raise InvalidInputError(f"last_seq ({last_seq}) must not be less than first_seq ({first_seq})")
         return (yield from self._p_read(session_id, first_seq - 1, None, last_seq - first_seq + 1, user_id))
@@ -94,7 +94,7 @@ class Searchable:
             records = [raw] if raw is not None and query.user_id in (None, raw.user_id) else []
         else:
             records = yield from self._p_sessions_of(query.user_id)
-        scope = [Scope(raw.key, raw.user_id, _created_at(raw)) for raw in records]
+        scope = [Scope(raw.key, raw.user_id, created_at(raw)) for raw in records]
         if query.session_id is None:
             index.drop(index.owned_by(query.user_id) - {item.session_id for item in scope})  # deleted
         after = index.positions(scope)
@@ -104,13 +104,7 @@ class Searchable:
         return index.search([item.session_id for item in scope], query.terms, query.limit)
 
     def _p_sessions_of(self, user_id: str | None) -> Plan[list[RawRecord]]:
-        query, found = RecordQuery("session", user_id=user_id, limit=_PAGE), []
-        while True:
-            page = yield from self._query_records(query)
-            found.extend(page)
-            if len(page) < query.limit:
-                return found
-            query = replace(query, after=(page[-1].updated_at, page[-1].key))
+        return (yield from all_records(self, RecordQuery("session", user_id=user_id, limit=_PAGE)))
 
     def _index_backlog(self) -> Plan[int]:
         """The memwise-side index has no backlog: it reads what it lacks when it searches."""
@@ -129,6 +123,26 @@ class Searchable:
             index.drop([session_id])
 
 
+def all_records(store: Any, query: RecordQuery) -> Plan[list[RawRecord]]:
+    """Every record a query matches, a page (`query.limit`) per round trip."""
+    found: list[RawRecord] = []
+    while True:
+        page = yield from store._query_records(query)
+        found.extend(page)
+        if len(page) < query.limit:
+            return found
+        query = replace(query, after=(page[-1].updated_at, page[-1].key))
+
+
+def created_at(raw: RawRecord) -> float | None:
+    """What tells a session from an earlier one of the same id (None: unreadable record)."""
+    try:
+        created = loads(raw.body, f"session {raw.key!r}").get("created_at")
+    except Exception:  # noqa: BLE001 - a corrupt record is reported where it is read, not here
+        return None
+    return created if isinstance(created, (int, float)) else None
+
+
 def _hit(raw: RawHit) -> SearchHit:
     from memwise.storage.codec import load_object
 
@@ -141,24 +155,14 @@ def _hit(raw: RawHit) -> SearchHit:
     )
 
 
-def _created_at(raw: RawRecord) -> float | None:
-    """What tells a session from an earlier one of the same id (None: unreadable record)."""
-    try:
-        created = loads(raw.body, f"session {raw.key!r}").get("created_at")
-    except Exception:  # noqa: BLE001 - a corrupt record is reported where it is read, not here
-        return None
-    return created if isinstance(created, (int, float)) else None
-
-
 # ==================================================================== argument checks
 def _search_query(query: Any, user_id: Any, session_id: Any, limit: Any) -> SearchQuery:
     if not isinstance(query, str) or not query.strip():
         raise InvalidInputError(f"query must be a non-empty string, not {query!r}")
     if len(query) > MAX_QUERY_CHARS:
         raise InvalidInputError(f"query must be at most {MAX_QUERY_CHARS} characters, not {len(query)}")
-    for name, value in (("user_id", user_id), ("session_id", session_id)):
-        if value is not None and (not isinstance(value, str) or not value):
-            raise InvalidInputError(f"{name} must be a non-empty string or None, not {value!r}")
+    check_optional_id(user_id, "user_id")
+    check_optional_id(session_id, "session_id")
     if user_id is None and session_id is None:
         raise InvalidInputError("search needs a scope: a session_id, a user_id, or both")
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
