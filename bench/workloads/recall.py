@@ -73,7 +73,7 @@ def evaluate(conversations: Sequence[locomo.Conversation], storage: Any, context
 
 
 def contexts(embedder: Any) -> Context:
-    """recall_context through the engine, with a fresh in-process vector index when `embedder`."""
+    """recall_context through the engine; with `embedder`, a fresh vector index (vectors stored in the backend)."""
     from memwise.recall import Scope, recall_context
     from memwise.recall.dense import VectorIndex, resolve_embedder
 

@@ -67,6 +67,19 @@ def test_embedder_finds_what_shares_no_word_with_the_query(storage) -> None:
     assert len(model.embedded) == before  # each message is embedded once
 
 
+def test_vectors_live_in_the_storage_and_are_embedded_once(storage) -> None:
+    seed(storage)
+    first = ConceptModel()
+    assert Memory(storage, session_id="a2", user_id="alice", embedder=first).search("dog")
+    assert sorted(first.embedded) == sorted(["I adopted a puppy last week", "Congratulations!",
+                                             "I practise the keyboard every evening", "Great habit."])
+    stored = storage.read_vectors("test:concepts", user_id="alice")
+    assert [(sid, seq) for sid, seq, _ in stored] == [("a1", 1), ("a1", 2), ("a1", 3), ("a1", 4)]
+    second = ConceptModel()  # another process: finds the vectors in the storage
+    assert Memory(storage, session_id="a2", user_id="alice", embedder=second).search("dog")[0].text.endswith("puppy last week")
+    assert second.embedded == []
+
+
 def test_a_deleted_session_leaves_the_vectors(storage) -> None:
     seed(storage)
     memory = Memory(storage, session_id="a2", user_id="alice", embedder=ConceptModel())

@@ -1,10 +1,11 @@
 """Dense retrieval (optional): the messages whose embedding is nearest the query's.
 
 Exact cosine over every message in the scope (a user's messages number thousands, not
-millions). Vectors are kept in process, per embedder, and caught up from the message log before
-each ranking (new messages of every session in scope are embedded once); sessions that left the
-scope (deleted, a forgotten user) leave the index on the next catch-up. Once the storage
-contract keeps vectors (RECALL-CONTRACT.md, put_vectors/read_vectors), they move there.
+millions). Vectors live in the storage beside their messages (`put_vectors` / `read_vectors`,
+removed with their session), so a message is embedded once, by whichever process meets it
+first. Each process keeps the scope's vectors in memory as a matrix and catches it up from the
+message log before each ranking; sessions that left the scope (deleted, a forgotten user) leave
+it on the next catch-up.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from memwise.errors import InvalidInputError
-from memwise.recall.recalled import Recalled, from_stored
+from memwise.recall.recalled import Key, Recalled, from_stored
 
 _PAGE = 1_000
 #: Texts per embedding request while catching up.
 EMBED_BATCH = 256
+#: Up to this many sessions with new messages, their stored vectors are read session by session.
+_READ_PER_SESSION = 4
 
 
 def resolve_embedder(value: Any) -> Any:
@@ -44,9 +47,16 @@ def resolve_embedder(value: Any) -> Any:
 
 @dataclass
 class _Session:
-    through: int = 0  # highest seq embedded
+    through: int = 0  # highest seq read from the log
     items: list[Recalled] = field(default_factory=list)
     matrix: Any = None  # numpy (len(items), dims), rows of unit length
+
+    def add(self, items: list[Recalled], vectors: Sequence[Sequence[float]]) -> None:
+        import numpy as np
+
+        rows = _unit_rows(vectors)
+        self.items += items
+        self.matrix = rows if self.matrix is None else np.vstack([self.matrix, rows])
 
 
 def _unit_rows(vectors: Sequence[Sequence[float]]) -> Any:
@@ -57,7 +67,7 @@ def _unit_rows(vectors: Sequence[Sequence[float]]) -> Any:
 
 
 class VectorIndex:
-    """Message vectors of one embedder, by session, in this process."""
+    """Message vectors of one embedder: stored in the backend, held by session in this process."""
 
     def __init__(self, embedder: Any) -> None:
         self.embedder = embedder
@@ -76,32 +86,58 @@ class VectorIndex:
             if cursor is None:
                 return ids
 
+    @property
+    def model_name(self) -> str:
+        """The name vectors are stored under ("{provider}:{model}"); read on first use, since a
+        model string's provider is only built then."""
+        model = self.embedder.model
+        return f"{model.system}:{model.model_name}"
+
     async def catch_up(self, storage: Any, user_id: str | None, session_id: str | None) -> list[str]:
-        """Embed the scope's messages not embedded yet; return the scope's session ids."""
+        """Bring the scope's new messages into the index; return the scope's session ids.
+
+        A new message takes its vector from the storage (put there by any process) or, when it
+        has none, is embedded and its vector put there, so each message is embedded once."""
         ids = await self._session_ids(storage, user_id, session_id)
         if session_id is None:  # sessions gone from the user's listing are gone from the index
             for gone in set(self.sessions) - set(ids):
                 del self.sessions[gone]
         entries = [self.sessions.setdefault(sid, _Session()) for sid in ids]
         # the ids are the scope's own (listed by user, or checked above): read without re-checking
-        reads = await asyncio.gather(*(storage.aread_messages(sid, after_seq=e.through) for sid, e in zip(ids, entries, strict=True)))
-        new: list[tuple[_Session, Recalled]] = []
-        for entry, stored in zip(entries, reads, strict=True):
+        reads = await asyncio.gather(
+            *(storage.aread_messages(sid, after_seq=e.through) for sid, e in zip(ids, entries, strict=True))
+        )
+        new: dict[str, list[Recalled]] = {}
+        for sid, entry, stored in zip(ids, entries, reads, strict=True):
             if stored:
                 entry.through = stored[-1].seq
-                new += [(entry, item) for item in map(from_stored, stored) if item is not None]
-        import numpy as np
-
-        for start in range(0, len(new), EMBED_BATCH):
-            batch = new[start : start + EMBED_BATCH]
-            vectors = (await self.embedder.embed_documents([item.text for _, item in batch])).embeddings
-            rows = _unit_rows(vectors)
-            for entry in {id(e): e for e, _ in batch}.values():
-                mine = [k for k, (e, _) in enumerate(batch) if e is entry]
-                entry.items += [batch[k][1] for k in mine]
-                block = rows[mine]
-                entry.matrix = block if entry.matrix is None else np.vstack([entry.matrix, block])
+                new[sid] = [item for item in map(from_stored, stored) if item is not None]
+        new = {sid: items for sid, items in new.items() if items}
+        if new:
+            known = await self._stored_vectors(storage, user_id, list(new))
+            missing = [item for items in new.values() for item in items if item.key not in known]
+            for start in range(0, len(missing), EMBED_BATCH):
+                batch = missing[start : start + EMBED_BATCH]
+                vectors = (await self.embedder.embed_documents([item.text for item in batch])).embeddings
+                by_session: dict[str, list[tuple[int, Sequence[float]]]] = {}
+                for item, vector in zip(batch, vectors, strict=True):
+                    known[item.key] = vector
+                    by_session.setdefault(item.session_id, []).append((item.seq, vector))
+                await asyncio.gather(*(storage.aput_vectors(sid, self.model_name, rows) for sid, rows in by_session.items()))
+            for sid, items in new.items():
+                self.sessions[sid].add(items, [known[item.key] for item in items])
         return ids
+
+    async def _stored_vectors(self, storage: Any, user_id: str | None, session_ids: list[str]) -> dict[Key, Any]:
+        """Stored vectors of these sessions: one read per session, or one for the user when many."""
+        if user_id is not None and len(session_ids) > _READ_PER_SESSION:
+            found = await storage.aread_vectors(self.model_name, user_id=user_id)
+        else:
+            reads = await asyncio.gather(
+                *(storage.aread_vectors(self.model_name, session_id=sid, user_id=user_id) for sid in session_ids)
+            )
+            found = [row for rows in reads for row in rows]
+        return {(sid, seq): vector for sid, seq, vector in found}
 
     async def rank(self, storage: Any, query: str, *, user_id: str | None, session_id: str | None,
                    limit: int) -> list[Recalled]:
