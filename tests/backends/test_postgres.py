@@ -436,7 +436,7 @@ async def test_async_pool_is_made_in_the_running_loop_and_closed_by_aclose(admin
     await storage.acreate_session("s1")
     await asyncio.gather(*(storage.aappend_messages("s1", turn(f"t{i}")) for i in range(10)))
     assert len(await storage.aread_messages("s1")) == 20
-    assert asyncio.get_running_loop() in storage._apools and storage._pool is None  # no sync pool used
+    assert storage._apools.opened_on(asyncio.get_running_loop()) and storage._pool is None  # no sync pool used
     await storage.aclose()
     assert _connections_left(admin, tag) == 0
 
@@ -530,16 +530,17 @@ def test_a_users_sessions_by_time_use_the_user_index(admin: Any, big_store: Post
 
 def test_close_ends_the_pool_guard_of_a_loop_that_stays_open(url: str, schema: str) -> None:
     """A sync caller's long-lived event loop (what `agent.do()` keeps per thread) is not shut
-    down when the storage closes: close() ends the loop's pool guard itself, so no pending task
-    is left to be destroyed later ("Task was destroyed but it is pending")."""
+    down when the storage closes: close() closes the loop's pool there, so no pending task is
+    left to be destroyed later ("Task was destroyed but it is pending")."""
     storage = PostgresStorage(url, schema, True)
     loop = asyncio.new_event_loop()
     try:
         loop.run_until_complete(storage.acreate_session("s1"))
-        guard = storage._aguards[loop]
-        assert not guard.done()
+        assert storage._apools.opened_on(loop)
+        assert any(task.get_name().endswith("-scheduler") for task in asyncio.all_tasks(loop))
         storage.close()
-        assert guard.done() and not storage._aguards
+        assert not storage._apools.opened_on(loop)
+        assert not asyncio.all_tasks(loop)  # the guard, the pool's scheduler and workers: all done
     finally:
         loop.close()
 

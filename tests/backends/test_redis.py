@@ -431,3 +431,18 @@ def test_an_error_in_a_batch_reaches_the_plan_that_sent_it(store, client, prefix
         store.finish_turn(TurnWrite("s1", turn("hi"), run_id="r1", update_session=lambda s, seqs: {"metadata": {"x": 1}},
                                     update_run=RunUpdate(1, {"status": "completed"})))
     assert store.read_messages("s1") == [] and store.get_session("s1").metadata == {}
+
+
+# ==================================================================== Lua scripts
+def test_lua_scripts_ship_as_files_naming_the_contracts_index_fields():
+    from importlib.resources import files
+
+    from memwise.storage.redis import scripts
+
+    folder = files("memwise.storage.redis").joinpath("lua")
+    assert sorted(entry.name for entry in folder.iterdir()) == sorted(f"{name}.lua" for name in scripts.NAMES)
+    for name in ("put", "delete"):  # the scripts that clean up a record's index entries
+        assert scripts.INDEX_FIELDS_LUA in scripts.SCRIPTS[name].source
+    outdated = scripts.SCRIPTS["put"].source.replace("'status'}", "}")
+    with pytest.raises(RuntimeError, match=r"lua/put\.lua lists other index fields"):
+        scripts.load("put", outdated)

@@ -30,7 +30,8 @@ delete comes after its insert, so no message outlives its session (unless the wr
 its insert and its second check).
 
 Sync calls run plans with `MongoClient`; async calls run the same plans with `AsyncMongoClient`
-(one per event loop, as pymongo binds it to one), so the event loop never blocks.
+(one per event loop, as pymongo binds it to one, closed when that loop shuts down: see
+`memwise.storage.loops`), so the event loop never blocks.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import asyncio
 import random
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -47,6 +49,7 @@ from typing import Any
 from memwise.errors import ConfigurationError, InvalidInputError, StorageError, StorageUnavailableError
 from memwise.storage.base import Storage
 from memwise.storage.contract import INDEX_FIELDS, RawMessage, RawRecord, RecordQuery
+from memwise.storage.loops import LoopClients
 from memwise.storage.options import common_options
 from memwise.storage.plan import Plan, T, adrive, drive
 
@@ -69,9 +72,6 @@ _MESSAGES_PER_TURN_GUESS = 8
 _BACKOFF_BASE = 0.0005
 _BACKOFF_MAX = 0.02
 _LOCK_STRIPES = 64
-#: async clients dropped by a sync close() called on their own running loop, kept (and closed)
-#: until that loop shuts its async generators down
-_ORPHANS: dict[asyncio.AbstractEventLoop, list[Any]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,11 +101,12 @@ class _Queue:
 
 @dataclass(slots=True)
 class _LoopState:
-    """What async calls use on one event loop: its client's collections, the generator that closes
-    the client when the loop shuts down (None for a client we were given), local append locks."""
+    """What async calls use on one event loop: its client (`owned`: made here, so closed here), the
+    client's collections, local append locks."""
 
+    client: AsyncMongoClient
+    owned: bool
     collections: dict[str, Any]
-    closer: Any
     locks: list[asyncio.Lock]
 
 
@@ -188,9 +189,10 @@ class MongoStorage(Storage):
         }
         self._names = {name: f"{collection_prefix}_{name}" for name in ("records", "messages")}
         self._client = client
+        self._client_closer: weakref.finalize[Any, Any] | None = None
         self._given_async_client = async_client
         self._sync_collections: dict[str, Any] = {}
-        self._loops: dict[asyncio.AbstractEventLoop, _LoopState] = {}  # an async client is bound to one loop
+        self._loops = LoopClients(repr(self), self._open_loop_state, _close_loop_state)  # a client per loop
         self._lock = threading.Lock()
         self._closed = False
         # session_id -> the last seq this storage appended: a hint that keeps the "last message"
@@ -213,38 +215,25 @@ class MongoStorage(Storage):
                         "this MongoStorage was given only an async_client: use its async methods, or also pass client="
                     )
                 self._client = MongoClient(self.db_url, **self._client_options)
+                # closed by close(), else when this storage goes away or at exit (pymongo warns otherwise)
+                self._client_closer = weakref.finalize(self, self._client.close)
             db = self._client[self.db_name]
             self._sync_collections = {name: db[real] for name, real in self._names.items()}
         return self._sync_collections
 
-    def _loop_state(self) -> _LoopState:
-        loop = asyncio.get_running_loop()
-        state = self._loops.get(loop)
-        if state is not None:
-            return state
-        with self._lock:
-            self._check_open()
-            for old in [old for old in self._loops if old.is_closed()]:
-                del self._loops[old]  # their loops closed their clients when shutting down
-            closer = None
-            if self._owns_clients:
-                client = AsyncMongoClient(self.db_url, **self._client_options)
-                closer = _close_with_loop(client)
-                try:
-                    closer.asend(None).send(None)  # run it to its first yield: the loop now tracks it
-                except StopIteration:
-                    pass
-            elif self._given_async_client is None:
-                raise ConfigurationError("this MongoStorage was given only a client: use its sync methods, or also pass async_client=")
-            else:
-                client = self._given_async_client
-            db = client[self.db_name]
-            state = self._loops[loop] = _LoopState(
-                {name: db[real] for name, real in self._names.items()},
-                closer,
-                [asyncio.Lock() for _ in range(_LOCK_STRIPES)],
-            )
-        return state
+    async def _open_loop_state(self) -> _LoopState:
+        owned = self._owns_clients
+        if owned:
+            client = AsyncMongoClient(self.db_url, **self._client_options)
+        elif self._given_async_client is None:
+            raise ConfigurationError("this MongoStorage was given only a client: use its sync methods, or also pass async_client=")
+        else:
+            client = self._given_async_client
+        db = client[self.db_name]
+        return _LoopState(
+            client, owned, {name: db[real] for name, real in self._names.items()},
+            [asyncio.Lock() for _ in range(_LOCK_STRIPES)],
+        )
 
     def _check_open(self) -> None:
         if self._closed:
@@ -266,7 +255,7 @@ class MongoStorage(Storage):
     async def _aexecute(self, command: Mongo | _Sleep | _Queue) -> Any:
         if isinstance(command, _Sleep):
             return await asyncio.sleep(command.seconds)
-        state = self._loop_state()
+        state = await self._loops.get()
         if isinstance(command, _Queue):
             lock = state.locks[hash(command.key) % _LOCK_STRIPES]
             await lock.acquire()
@@ -306,21 +295,14 @@ class MongoStorage(Storage):
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            client, self._client, self._sync_collections = self._client, None, {}
-            entries, self._loops = self._loops, {}
-        if not self._owns_clients:
-            return
-        if client is not None:
-            client.close()
-        for loop, state in entries.items():
-            if state.closer is not None:
-                _close_on(loop, state.closer)
+            closer, self._client_closer = self._client_closer, None
+            self._client, self._sync_collections = None, {}
+        if closer is not None:
+            closer()
+        self._loops.close()
 
     async def aclose(self) -> None:
-        with self._lock:
-            state = self._loops.pop(asyncio.get_running_loop(), None)
-        if state is not None and state.closer is not None:
-            await state.closer.aclose()
+        await self._loops.aclose()
         self.close()
 
     # ================================================================ schema
@@ -486,32 +468,9 @@ class MongoStorage(Storage):
         return (yield Mongo("messages", "delete_many", ({"session_id": session_id},)))
 
 
-def _close_on(loop: asyncio.AbstractEventLoop, closer: Any) -> None:
-    """Close an async client (through its closer) on its own loop, from outside a coroutine."""
-    if loop.is_closed():
-        return  # the loop's shutdown closed it
-    try:
-        running = asyncio.get_running_loop()
-    except RuntimeError:
-        running = None
-    if not loop.is_running() and running is None:
-        loop.run_until_complete(closer.aclose())
-        return
-    if loop.is_running() and running is not loop:
-        asyncio.run_coroutine_threadsafe(closer.aclose(), loop)
-    else:  # called inside a running loop, which cannot wait here: the loop's shutdown closes it
-        for done in [done for done in _ORPHANS if done.is_closed()]:
-            del _ORPHANS[done]
-        _ORPHANS.setdefault(loop, []).append(closer)
-
-
-async def _close_with_loop(client: AsyncMongoClient) -> Any:
-    """An async generator that closes `client` when its event loop shuts its generators down
-    (`asyncio.run` and `asyncio.Runner` do), so a forgotten `aclose()` leaves no open socket."""
-    try:
-        yield
-    finally:
-        await client.close()
+async def _close_loop_state(state: _LoopState) -> None:
+    if state.owned:
+        await state.client.close()
 
 
 # ==================================================================== documents
