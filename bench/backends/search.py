@@ -124,8 +124,9 @@ def measure(name: str, data: list[dict[str, Any]], total: int, ops: int, dim: in
         started = time.perf_counter()
         storage.search_messages(questions[0], user_id="big", limit=50)
         report.append(f"first search (memwise-side index: catch-up of every session) {fmt_us(us(time.perf_counter() - started))}")
-        if "_common_lexemes" in storage.__dict__:
-            report.append(f"lexemes in more than COMMON_SHARE of messages (select nothing alone): {len(storage._common_lexemes[1])}")
+        stats = storage.__dict__.get("_lexeme_stats")
+        if stats is not None:
+            report.append(f"PostgreSQL statistics: {len(stats.lexemes)} lexemes listed")
         for limit in (50, 200):
             times, cpu = [], []
             for k in range(ops):

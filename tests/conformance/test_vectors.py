@@ -56,7 +56,7 @@ async def test_vectors_put_again_replace_the_earlier_ones(api):
     await api.put_vectors("s1", "big", [(5, big)])
     (_, _, got), = await api.read_vectors("big", session_id="s1")
     assert got.typecode == "f" and memoryview(got).nbytes == 384 * 4  # numpy takes it without a copy
-    assert len(got) == 384 and all(abs(a - b) <= 1e-6 * max(1.0, abs(b)) for a, b in zip(got, big))  # float32
+    assert len(got) == 384 and all(abs(a - b) <= 1e-6 * max(1.0, abs(b)) for a, b in zip(got, big, strict=True))  # float32
 
 
 def stored_records(api, **where) -> list:

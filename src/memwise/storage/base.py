@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from typing_extensions import Unpack
 
@@ -43,9 +43,9 @@ from memwise.storage.raw import from_raw, to_raw
 from memwise.storage.records import FINISHED_STATUSES, Page, Run, Session, StoredMessage, UserProfile
 from memwise.storage.restore import restore_messages_plan, restore_plan
 from memwise.storage.search import Searchable
+from memwise.storage.turns import TurnEnd, TurnStart, TurnStartOptions, TurnWrite, finish_turn_plan, start_turn_plan
 from memwise.storage.vectors import KIND as VECTORS
 from memwise.storage.vectors import Vectors
-from memwise.storage.turns import TurnEnd, TurnStart, TurnStartOptions, TurnWrite, finish_turn_plan, start_turn_plan
 
 if TYPE_CHECKING:
     from pydantic_ai.messages import ModelMessage
@@ -333,6 +333,12 @@ class Storage(Searchable, Vectors, Backend):
             raw.version += 1
             yield from self._put_record(raw, raw.version - 1)
 
+    @overload
+    def _p_get(self, kind: Literal["session"], key: str) -> Plan[Session | None]: ...
+    @overload
+    def _p_get(self, kind: Literal["run"], key: str) -> Plan[Run | None]: ...
+    @overload
+    def _p_get(self, kind: Literal["profile"], key: str) -> Plan[UserProfile | None]: ...
     def _p_get(self, kind: str, key: str) -> Plan[Any]:
         raw = yield from self._get_record(kind, key)
         return None if raw is None else from_raw(raw)
@@ -374,6 +380,14 @@ class Storage(Searchable, Vectors, Backend):
         items = [from_raw(raw) for raw in raws]
         return Page(items, f"{raws[-1].updated_at!r}|{raws[-1].key}" if more and raws else None)
 
+    @overload
+    def _p_update(
+        self, kind: Literal["session"], key: str, expected_version: int, changes: dict[str, Any], raw: RawRecord | None = None
+    ) -> Plan[Session]: ...
+    @overload
+    def _p_update(
+        self, kind: Literal["run"], key: str, expected_version: int, changes: dict[str, Any], raw: RawRecord | None = None
+    ) -> Plan[Run]: ...
     def _p_update(
         self, kind: str, key: str, expected_version: int, changes: dict[str, Any], raw: RawRecord | None = None
     ) -> Plan[Any]:

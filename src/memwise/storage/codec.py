@@ -69,7 +69,7 @@ def load_object(text: str | bytes, what: str) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=1)
-def _message_adapter() -> TypeAdapter[Any]:
+def _message_adapter() -> TypeAdapter[ModelMessage]:
     from pydantic import TypeAdapter
     from pydantic_ai.messages import ModelMessage
 

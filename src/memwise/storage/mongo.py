@@ -41,10 +41,10 @@ import random
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from memwise.errors import ConfigurationError, InvalidInputError, StorageError, StorageUnavailableError
 from memwise.storage.base import Storage
@@ -74,12 +74,19 @@ _BACKOFF_MAX = 0.02
 _LOCK_STRIPES = 64
 
 
+#: The pymongo collection methods MongoStorage's plans call.
+Op = Literal[
+    "find", "aggregate", "find_one", "insert_one", "insert_many", "replace_one", "delete_one", "delete_many",
+    "create_indexes",
+]
+
+
 @dataclass(frozen=True, slots=True)
 class Mongo:
     """One command: `collection.op(*args, **kwargs)`; "find" and "aggregate" return the list of documents."""
 
-    collection: str  # "records" or "messages"
-    op: str
+    collection: Literal["records", "messages"]
+    op: Op
     args: tuple[Any, ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
 
@@ -99,12 +106,16 @@ class _Queue:
     key: str
 
 
+#: A plan of MongoDB commands, local backoffs and local append locks.
+MongoPlan = Generator[Mongo | _Sleep | _Queue, Any, T]
+
+
 @dataclass(slots=True)
 class _LoopState:
     """What async calls use on one event loop: its client (`owned`: made here, so closed here), the
     client's collections, local append locks."""
 
-    client: AsyncMongoClient
+    client: AsyncMongoClient[dict[str, Any]]
     owned: bool
     collections: dict[str, Any]
     locks: list[asyncio.Lock]
@@ -145,8 +156,8 @@ class MongoStorage(Storage):
         db_url: str | None = None,
         db_name: str | None = None,
         *,
-        client: MongoClient | None = None,
-        async_client: AsyncMongoClient | None = None,
+        client: MongoClient[dict[str, Any]] | None = None,
+        async_client: AsyncMongoClient[dict[str, Any]] | None = None,
         collection_prefix: str = "memwise",
         timeout: float = 10.0,
         session_table: str | None = None,
@@ -306,16 +317,16 @@ class MongoStorage(Storage):
         self.close()
 
     # ================================================================ schema
-    def _setup(self) -> Plan[None]:
+    def _setup(self) -> MongoPlan[None]:
         yield Mongo("records", "create_indexes", (_records_indexes(),))
         yield Mongo("messages", "create_indexes", (_messages_indexes(),))
 
     # ================================================================ records
-    def _get_record(self, kind: str, key: str) -> Plan[RawRecord | None]:
+    def _get_record(self, kind: str, key: str) -> MongoPlan[RawRecord | None]:
         doc = yield Mongo("records", "find_one", ({"_id": _record_id(kind, key)},))
         return None if doc is None else _raw_record(doc)
 
-    def _put_record(self, record: RawRecord, expected_version: int) -> Plan[bool]:
+    def _put_record(self, record: RawRecord, expected_version: int) -> MongoPlan[bool]:
         doc = _record_doc(record)
         if expected_version == 0:
             try:
@@ -323,16 +334,17 @@ class MongoStorage(Storage):
             except DuplicateKeyError:
                 return False
             return True
-        matched = yield Mongo("records", "replace_one", ({"_id": doc["_id"], "version": expected_version}, doc))
+        matched: int = yield Mongo("records", "replace_one", ({"_id": doc["_id"], "version": expected_version}, doc))
         return matched == 1
 
-    def _delete_record(self, kind: str, key: str) -> Plan[bool]:
-        deleted = (yield Mongo("records", "delete_one", ({"_id": _record_id(kind, key)},))) == 1
+    def _delete_record(self, kind: str, key: str) -> MongoPlan[bool]:
+        count: int = yield Mongo("records", "delete_one", ({"_id": _record_id(kind, key)},))
+        deleted = count == 1
         if kind == "session":  # again, after the record: an append that passed its check meanwhile
             yield from self._delete_messages(key)
         return deleted
 
-    def _query_records(self, query: RecordQuery) -> Plan[list[RawRecord]]:
+    def _query_records(self, query: RecordQuery) -> MongoPlan[list[RawRecord]]:
         where: dict[str, Any] = {"kind": query.kind}
         for name in ("user_id", "agent_id", "session_id"):
             if getattr(query, name) is not None:
@@ -367,7 +379,7 @@ class MongoStorage(Storage):
             spare = seen * 2  # many ties on one stamp: look further
 
     # ================================================================ messages
-    def _append_messages(self, session_id: str, messages: list[RawMessage]) -> Plan[list[int] | None]:
+    def _append_messages(self, session_id: str, messages: list[RawMessage]) -> MongoPlan[list[int] | None]:
         if not messages:
             return None if (yield from self._last_seq(session_id)) is None else []
         # Writers of this process queue on a local lock instead of racing on the server; other
@@ -378,7 +390,7 @@ class MongoStorage(Storage):
         finally:
             release()
 
-    def _append_batch(self, session_id: str, messages: list[RawMessage]) -> Plan[list[int] | None]:
+    def _append_batch(self, session_id: str, messages: list[RawMessage]) -> MongoPlan[list[int] | None]:
         for attempt in range(_MAX_APPEND_ATTEMPTS):
             if attempt:  # lost a race: back off a little so the writers spread out
                 yield _Sleep(random.uniform(0, min(_BACKOFF_MAX, _BACKOFF_BASE * 2 ** min(attempt, 16))))
@@ -404,10 +416,10 @@ class MongoStorage(Storage):
             return list(range(first, end + 1))
         raise StorageError(f"could not append to session {session_id!r}: {_MAX_APPEND_ATTEMPTS} conflicting attempts")
 
-    def _take_back(self, docs: list[dict[str, Any]]) -> Plan[None]:
+    def _take_back(self, docs: list[dict[str, Any]]) -> MongoPlan[None]:
         yield Mongo("messages", "delete_many", ({"_id": {"$in": [doc["_id"] for doc in docs]}},))
 
-    def _last_seq(self, session_id: str) -> Plan[int | None]:
+    def _last_seq(self, session_id: str) -> MongoPlan[int | None]:
         """The end of the session's newest batch (0 when it has no messages), or None when the
         session's record does not exist. Two finds on indexes: a `$lookup` doing both in one
         round trip scanned the whole message collection on SecantusDB (200 ms at 2,000 messages)."""
@@ -423,7 +435,8 @@ class MongoStorage(Storage):
                 {"sort": [("seq", pymongo.DESCENDING)], "limit": 1},
             )
             if docs:
-                return max(docs[0]["seq"], docs[0].get("batch_end", 0))
+                last: int = max(docs[0]["seq"], docs[0].get("batch_end", 0))
+                return last
             if not hint:
                 return 0
             hint = 0  # the hinted message is gone (deleted): look at the whole session
@@ -435,7 +448,7 @@ class MongoStorage(Storage):
 
     def _read_messages(
         self, session_id: str, after_seq: int, last_turns: int | None, limit: int | None
-    ) -> Plan[list[RawMessage]]:
+    ) -> MongoPlan[list[RawMessage]]:
         start = after_seq
         if last_turns is not None:
             # Near the session's known end first: a sort over all its turns is slow on servers
@@ -463,9 +476,10 @@ class MongoStorage(Storage):
             for doc in docs
         ]
 
-    def _delete_messages(self, session_id: str) -> Plan[int]:
+    def _delete_messages(self, session_id: str) -> MongoPlan[int]:
         self._hints.pop(session_id, None)
-        return (yield Mongo("messages", "delete_many", ({"session_id": session_id},)))
+        deleted: int = yield Mongo("messages", "delete_many", ({"session_id": session_id},))
+        return deleted
 
 
 async def _close_loop_state(state: _LoopState) -> None:

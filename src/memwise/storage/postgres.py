@@ -31,7 +31,7 @@ from memwise.errors import ConfigurationError, StorageError, StorageUnavailableE
 from memwise.storage.loops import LoopClients
 from memwise.storage.options import storage_id
 from memwise.storage.plan import Plan, T, adrive, drive
-from memwise.storage.sql import Sql, SqlBackend
+from memwise.storage.sql import Sql, SqlBackend, SqlPlan
 
 try:
     import psycopg
@@ -48,7 +48,7 @@ _GONE = ("08", "57P01", "57P02", "57P03")
 class _LoopPool(NamedTuple):
     """An event loop's pool, and its connections (closed directly if the loop dies unshut)."""
 
-    pool: Any
+    pool: AsyncConnectionPool
     conns: weakref.WeakSet[Any]
 
 
@@ -140,7 +140,7 @@ class PostgresStorage(SqlBackend):
         return f"PostgresStorage(host={self.where!r}, database={self._database!r}, db_schema={self.db_schema!r})"
 
     # ---- dialect -----------------------------------------------------------------------------
-    def _setup_lock(self) -> Plan[None]:
+    def _setup_lock(self) -> SqlPlan[None]:
         """Serialize setup of this schema across processes, then make sure the schema exists."""
         yield Sql("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (f"memwise-setup:{self.db_schema}",), "one")
         if (yield Sql("SELECT 1 FROM pg_namespace WHERE nspname = ?", (self.db_schema,), "one")) is not None:

@@ -47,7 +47,8 @@ class _Decoded:
         if self._data is None:
             from memwise.storage.codec import load_object
 
-            self._data = load_object(self.body, f"message {self.seq} of session {self.session_id!r}")
+            # the subclasses' slots hold _data (this mixin has none, so that they have no __dict__)
+            self._data = load_object(self.body, f"message {self.seq} of session {self.session_id!r}")  # type: ignore[misc]
         return self._data
 
     @property

@@ -92,11 +92,12 @@ class Searchable:
             if raw is None:
                 index.drop([query.session_id])
             records = [raw] if raw is not None and query.user_id in (None, raw.user_id) else []
+            scope = [Scope(raw.key, raw.user_id, created_at(raw)) for raw in records]
         else:
             records = yield from self._p_sessions_of(query.user_id)
-        scope = [Scope(raw.key, raw.user_id, created_at(raw)) for raw in records]
-        if query.session_id is None:
-            index.drop(index.owned_by(query.user_id) - {item.session_id for item in scope})  # deleted
+            scope = [Scope(raw.key, raw.user_id, created_at(raw)) for raw in records]
+            if query.user_id is not None:  # always, in this scope: drop the user's deleted sessions
+                index.drop(index.owned_by(query.user_id) - {item.session_id for item in scope})
         after = index.positions(scope)
         logs = yield from gather(*(self._read_messages(item.session_id, after[item.session_id], None, None) for item in scope))
         for item, messages in zip(scope, logs, strict=True):
@@ -112,8 +113,10 @@ class Searchable:
         yield  # unreachable: only makes this function a generator
 
     def _search_index(self) -> LocalIndex:
-        index = self.__dict__.get("_local_index")
-        return index if index is not None else self.__dict__.setdefault("_local_index", LocalIndex())
+        index: LocalIndex | None = self.__dict__.get("_local_index")
+        if index is None:  # setdefault: two threads making one at once keep the same
+            index = self.__dict__.setdefault("_local_index", LocalIndex())
+        return index
 
     def _forget_indexed(self, session_id: str) -> None:
         """Drop a deleted session from this process's index at once (others drop it when they next

@@ -57,5 +57,6 @@ def terms(text: str) -> list[str]:
 def stem(word: str) -> str:
     """Porter stem of an ASCII word of 3 to 64 characters; other words as they are (as FTS5)."""
     if 3 <= len(word) <= 64 and word.isascii():
-        return _porter.stemWord(word)
+        stemmed: str = _porter.stemWord(word)
+        return stemmed
     return word

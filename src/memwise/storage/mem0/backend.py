@@ -25,9 +25,12 @@ from memwise.storage.mem0.commands import (
     STATES_GUARD,
     Atomic,
     Call,
+    Command,
     Fn,
     Http,
+    Mem0Plan,
     Sleep,
+    atomic,
     shared_state,
 )
 from memwise.storage.mem0.connect import (
@@ -176,7 +179,7 @@ class Mem0Storage(Storage):
             return await asyncio.to_thread(self._run, plan, write=write)
         return await adrive(plan, self._aexecute)
 
-    def _execute(self, command: Any) -> Any:
+    def _execute(self, command: Command) -> Any:
         if isinstance(command, Call):
             try:
                 return getattr(self._client, command.method)(**command.kwargs)
@@ -200,7 +203,7 @@ class Mem0Storage(Storage):
             return command.fn()
         raise TypeError(f"unknown Mem0Storage command {command!r}")
 
-    async def _aexecute(self, command: Any) -> Any:
+    async def _aexecute(self, command: Command) -> Any:
         if isinstance(command, Call):
             try:
                 return await getattr(self._aclient, command.method)(**command.kwargs)
@@ -271,7 +274,7 @@ class Mem0Storage(Storage):
         self.close()
 
     # ---------------------------------------------------------------- primitives
-    def _setup(self) -> Plan[None]:
+    def _setup(self) -> Mem0Plan[None]:
         if self._local:
             yield Fn(self._m0_create_indexes)
 
@@ -287,14 +290,14 @@ class Mem0Storage(Storage):
                     collection_name=store.collection_name, field_name=name, field_schema=schema
                 )
 
-    def _get_record(self, kind: str, key: str) -> Plan[RawRecord | None]:
+    def _get_record(self, kind: str, key: str) -> Mem0Plan[RawRecord | None]:
         found = yield from self._m0_lookup(kind, key)
         return None if found is None else found[1]
 
-    def _put_record(self, record: RawRecord, expected_version: int) -> Plan[bool]:
-        return (yield Atomic(self._m0_cas(record, expected_version)))
+    def _put_record(self, record: RawRecord, expected_version: int) -> Mem0Plan[bool]:
+        return (yield from atomic(self._m0_cas(record, expected_version)))
 
-    def _m0_cas(self, record: RawRecord, expected_version: int) -> Plan[bool]:
+    def _m0_cas(self, record: RawRecord, expected_version: int) -> Mem0Plan[bool]:
         found = yield from self._m0_lookup(record.kind, record.key)
         if (found[1].version if found else 0) != expected_version:
             return False
@@ -312,10 +315,10 @@ class Mem0Storage(Storage):
             self._state.owners[(self.namespace, record.key)] = self._m0_entities(user, None)["user_id"]
         return True
 
-    def _delete_record(self, kind: str, key: str) -> Plan[bool]:
-        return (yield Atomic(self._m0_delete_record(kind, key)))
+    def _delete_record(self, kind: str, key: str) -> Mem0Plan[bool]:
+        return (yield from atomic(self._m0_delete_record(kind, key)))
 
-    def _m0_delete_record(self, kind: str, key: str) -> Plan[bool]:
+    def _m0_delete_record(self, kind: str, key: str) -> Mem0Plan[bool]:
         found = yield from self._m0_lookup(kind, key)
         self._state.ids.pop((self.namespace, kind, key), None)
         if kind == "session":
@@ -327,7 +330,7 @@ class Mem0Storage(Storage):
             yield from self._m0_delete_messages(key)  # appended since the plan deleted them: gone too
         return deleted
 
-    def _query_records(self, query: RecordQuery) -> Plan[list[RawRecord]]:
+    def _query_records(self, query: RecordQuery) -> Mem0Plan[list[RawRecord]]:
         if query.user_id is not None:
             entity = {"user_id": entity_id(query.user_id)}
         elif query.session_id is not None:
@@ -354,10 +357,10 @@ class Mem0Storage(Storage):
         records.sort(key=newest_first, reverse=True)
         return records[: query.limit]
 
-    def _append_messages(self, session_id: str, messages: list[RawMessage]) -> Plan[list[int] | None]:
-        return (yield Atomic(self._m0_append(session_id, messages)))
+    def _append_messages(self, session_id: str, messages: list[RawMessage]) -> Mem0Plan[list[int] | None]:
+        return (yield from atomic(self._m0_append(session_id, messages)))
 
-    def _m0_append(self, session_id: str, messages: list[RawMessage]) -> Plan[list[int] | None]:
+    def _m0_append(self, session_id: str, messages: list[RawMessage]) -> Mem0Plan[list[int] | None]:
         found = yield from self._m0_lookup("session", session_id)  # under the lock deletes take too
         if found is None:
             return None
@@ -393,7 +396,7 @@ class Mem0Storage(Storage):
 
     def _read_messages(
         self, session_id: str, after_seq: int, last_turns: int | None, limit: int | None
-    ) -> Plan[list[RawMessage]]:
+    ) -> Mem0Plan[list[RawMessage]]:
         if last_turns is None:
             upper = None if limit is None else after_seq + limit
             stored = yield from self._m0_list_messages(session_id, after_seq, upper)
@@ -416,17 +419,17 @@ class Mem0Storage(Storage):
                 found = [m for m in found if m.seq >= first]
         return found if limit is None else found[:limit]
 
-    def _delete_messages(self, session_id: str) -> Plan[int]:
-        return (yield Atomic(self._m0_delete_messages(session_id)))
+    def _delete_messages(self, session_id: str) -> Mem0Plan[int]:
+        return (yield from atomic(self._m0_delete_messages(session_id)))
 
-    def _m0_delete_messages(self, session_id: str) -> Plan[int]:
+    def _m0_delete_messages(self, session_id: str) -> Mem0Plan[int]:
         stored = yield from self._m0_list_messages(session_id, 0, None)
         self._state.last_seq.pop((self.namespace, session_id), None)
         yield from self._m0_delete_items([item_id for item_id, _ in stored])
         return len(stored)
 
     # ---------------------------------------------------------------- search (what mem0 is for)
-    def _m0_search(self, query: str, session_id: str | None, user_id: str | None, limit: int) -> Plan[list[StoredMessage]]:
+    def _m0_search(self, query: str, session_id: str | None, user_id: str | None, limit: int) -> Mem0Plan[list[StoredMessage]]:
         if not isinstance(query, str) or not query.strip():
             raise InvalidInputError(f"query must be a non-empty string, not {query!r}")
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
@@ -450,7 +453,7 @@ class Mem0Storage(Storage):
         return found[:limit]
 
     # ---------------------------------------------------------------- plan helpers
-    def _m0_lookup(self, kind: str, key: str) -> Plan[tuple[str, RawRecord] | None]:
+    def _m0_lookup(self, kind: str, key: str) -> Mem0Plan[tuple[str, RawRecord] | None]:
         """(memory id, record) of a record, by its cached memory id or by a filtered listing."""
         slot = (self.namespace, kind, key)
         memory_id = self._state.ids.get(slot)
@@ -473,7 +476,7 @@ class Mem0Storage(Storage):
         self._state.ids[slot] = found[0]
         return found
 
-    def _m0_list_messages(self, session_id: str, after: int, upto: int | None) -> Plan[list[tuple[str, RawMessage]]]:
+    def _m0_list_messages(self, session_id: str, after: int, upto: int | None) -> Mem0Plan[list[tuple[str, RawMessage]]]:
         """(memory id, message) of a session with after < seq <= upto, by seq."""
         seq: dict[str, Any] = {"gt": after}
         if upto is not None:
@@ -487,7 +490,7 @@ class Mem0Storage(Storage):
 
     def _m0_list(
         self, entity: dict[str, Any], equal: dict[str, Any], ranged: dict[str, Any], *, lean: bool = False
-    ) -> Plan[list[dict[str, Any]]]:
+    ) -> Mem0Plan[list[dict[str, Any]]]:
         """Every memwise memory of this namespace matching; conditions are re-checked here.
         `lean`: send a local vector store only the entity and the ranges (selective enough, and
         each extra condition costs a payload check per stored point on local qdrant)."""
@@ -512,7 +515,7 @@ class Mem0Storage(Storage):
         # the platform grammar: entity fields, and metadata equality one key at a time
         return {"AND": [entity, *({"metadata": {name: value}} for name, value in equal.items())]}
 
-    def _m0_add(self, text: str, role: str, entities: dict[str, str], metadata: dict[str, Any]) -> Plan[list[str]]:
+    def _m0_add(self, text: str, role: str, entities: dict[str, str], metadata: dict[str, Any]) -> Mem0Plan[list[str]]:
         """Add one memory (infer=False: stored as given, no LLM call); return its id(s) if known."""
         response = yield Call("add", {"messages": [{"role": role, "content": text}], **entities,
                                        "metadata": metadata, "infer": False})
@@ -534,7 +537,7 @@ class Mem0Storage(Storage):
                 delay = min(delay * 2, 1.0)
         return ids
 
-    def _m0_delete_items(self, ids: list[str]) -> Plan[None]:
+    def _m0_delete_items(self, ids: list[str]) -> Mem0Plan[None]:
         if not ids:
             return
         if self._local:

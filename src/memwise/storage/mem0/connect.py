@@ -53,7 +53,10 @@ def config_where(config: MemoryConfig | dict[str, Any]) -> str:
     store = config.vector_store if isinstance(config, MemoryConfig) else (config or {}).get("vector_store") or {}
     provider = getattr(store, "provider", None) or (store.get("provider") if isinstance(store, dict) else None) or "qdrant"
     inner = getattr(store, "config", None) if not isinstance(store, dict) else store.get("config")
-    get = (lambda name: inner.get(name)) if isinstance(inner, dict) else (lambda name: getattr(inner, name, None))
+
+    def get(name: str) -> Any:
+        return inner.get(name) if isinstance(inner, dict) else getattr(inner, name, None)
+
     if url := get("url"):
         return f"{provider} at {host_port(url)}"
     if get("host"):

@@ -14,6 +14,7 @@ from memwise.storage.options import common_options
 from memwise.storage.plan import Plan, T, adrive, drive, nothing
 from memwise.storage.redis.clients import RedisClients
 from memwise.storage.redis.commands import (
+    RedisPlan,
     aexecute,
     aexecute_batch,
     execute,
@@ -92,14 +93,14 @@ class RedisStorage(Storage):
         return 0
 
     # ================================================================ plans: records
-    def _setup(self) -> Plan[None]:
+    def _setup(self) -> RedisPlan[None]:
         return nothing()  # nothing to create: keys appear on first write
 
-    def _get_record(self, kind: str, key: str) -> Plan[RawRecord | None]:
+    def _get_record(self, kind: str, key: str) -> RedisPlan[RawRecord | None]:
         fields = yield ("hgetall", (self._record_key(kind, key),))
         return _record(kind, key, fields) if fields else None
 
-    def _put_record(self, record: RawRecord, expected_version: int) -> Plan[bool]:
+    def _put_record(self, record: RawRecord, expected_version: int) -> RedisPlan[bool]:
         ttl = self._record_ttl(record.kind)
         argv: list[Any] = [
             expected_version, record.version, repr(float(record.updated_at)), record.body, ttl,
@@ -114,7 +115,7 @@ class RedisStorage(Storage):
             yield ("touch", (self._log_keys(record.key), [ttl]))
         return bool(written)
 
-    def _delete_record(self, kind: str, key: str) -> Plan[bool]:
+    def _delete_record(self, kind: str, key: str) -> RedisPlan[bool]:
         # A session's log goes with its record, after the plan's `_delete_messages`: an append that
         # ran in between (its session still existed) leaves nothing behind.
         log = self._log_keys(key) if kind == "session" else []
@@ -124,7 +125,7 @@ class RedisStorage(Storage):
             yield ("drop", (log, []))
         return bool(deleted)
 
-    def _query_records(self, query: RecordQuery) -> Plan[list[RawRecord]]:
+    def _query_records(self, query: RecordQuery) -> RedisPlan[list[RawRecord]]:
         if query.limit <= 0 or query.statuses == ():
             return []
         field, value = _driving_index(query)
@@ -162,7 +163,7 @@ class RedisStorage(Storage):
         return found
 
     # ================================================================ plans: messages
-    def _append_messages(self, session_id: str, messages: list[RawMessage]) -> Plan[list[int] | None]:
+    def _append_messages(self, session_id: str, messages: list[RawMessage]) -> RedisPlan[list[int] | None]:
         record = self._record_key("session", session_id)
         if self._cluster and not (yield ("exists", (record,))):  # another slot: checked beforehand
             return None
@@ -180,7 +181,7 @@ class RedisStorage(Storage):
 
     def _read_messages(
         self, session_id: str, after_seq: int, last_turns: int | None, limit: int | None
-    ) -> Plan[list[RawMessage]]:
+    ) -> RedisPlan[list[RawMessage]]:
         log, turns = self._log_keys(session_id)
         start = min(after_seq, _MAX_INDEX)
         count = 0 if limit is None else min(limit, _MAX_INDEX)
@@ -190,7 +191,7 @@ class RedisStorage(Storage):
             start, entries = yield ("read", ([log, turns], [start, -min(last_turns, _MAX_INDEX), count]))
         return [_message(start + i + 1, entry) for i, entry in enumerate(entries)]
 
-    def _delete_messages(self, session_id: str) -> Plan[int]:
+    def _delete_messages(self, session_id: str) -> RedisPlan[int]:
         return int((yield ("drop", (self._log_keys(session_id), []))))
 
     # ================================================================ running plans

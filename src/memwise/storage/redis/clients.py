@@ -150,7 +150,7 @@ def _where(client: Any) -> str:
 
 def _where_url(url: str) -> str:
     try:
-        settings = redis.connection.parse_url(url)
+        settings = redis.connection.parse_url(url)  # type: ignore[no-untyped-call]  # unannotated in redis-py
     except (ValueError, TypeError) as exc:
         raise ConfigurationError(f"db_url {url!r} is not a redis:// URL ({exc})") from None
     return _address(settings)

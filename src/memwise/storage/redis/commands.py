@@ -1,22 +1,27 @@
 """How RedisStorage's plans reach the server: the executors the sync and async drivers call.
 
-A command is `(name, args)`: a redis-py method name and its arguments, or the name of one of the
-Lua scripts (`scripts.py`) with `(keys, argv)`. A batch (independent commands, see `plan.gather`)
+A command is `(name, args)`: a redis-py method name (`ClientOp`) and its arguments, or the name
+of one of the Lua scripts (`scripts.ScriptName`) with `(keys, argv)`. A batch (independent commands, see `plan.gather`)
 goes out as one non-transactional pipeline: one round trip, each command still atomic on its own;
 a script the server no longer has cached is sent again by its source.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Generator, Sequence
+from typing import Any, Literal, TypeVar
 
 from redis.exceptions import NoScriptError, RedisError
 
 from memwise.errors import StorageError
-from memwise.storage.redis.scripts import SCRIPTS
+from memwise.storage.redis.scripts import SCRIPTS, ScriptName
 
-Command = tuple[str, tuple[Any, ...]]
+T = TypeVar("T")
+#: The redis-py methods RedisStorage's plans call; everything else they do is a Lua script.
+ClientOp = Literal["hgetall", "exists", "pexpire", "lrange"]
+Command = tuple[ClientOp | ScriptName, tuple[Any, ...]]
+#: A plan of Redis commands (a batch of them goes out as one pipeline).
+RedisPlan = Generator[Command, Any, T]
 #: Turns a redis-py error into the storage's (naming the server).
 Failure = Callable[[RedisError], StorageError]
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from importlib.resources import files
+from typing import Literal, get_args
 
 from memwise.storage.contract import INDEX_FIELDS
 
-NAMES = ("put", "delete", "page", "unindex", "append", "read", "drop", "touch")
+ScriptName = Literal["put", "delete", "page", "unindex", "append", "read", "drop", "touch"]
+NAMES: tuple[ScriptName, ...] = get_args(ScriptName)
 #: How put.lua and delete.lua spell the contract's index fields (checked when loaded).
 INDEX_FIELDS_LUA = "{" + ", ".join(f"'{name}'" for name in INDEX_FIELDS) + "}  -- contract.INDEX_FIELDS"
 

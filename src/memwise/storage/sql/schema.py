@@ -48,7 +48,10 @@ _POSTGRES_SEARCH = [
     "CREATE INDEX IF NOT EXISTS {p}messages_search ON {messages} USING GIN (search_vector) WITH (fastupdate = off)",
 ]
 
-MIGRATIONS: list[list[str | dict[str, str]]] = [
+#: SQL for every dialect, or a dict dialect -> SQL.
+Statement = str | dict[str, str]
+
+MIGRATIONS: list[list[Statement]] = [
     [  # 1: versioned records, append-only messages, per-session seq heads
         """CREATE TABLE IF NOT EXISTS {records} (
             kind TEXT NOT NULL,
@@ -90,7 +93,9 @@ MIGRATIONS: list[list[str | dict[str, str]]] = [
 #: profiles live in the records table). A migration that changes the records table must change
 #: this table too (when it is another table).
 PROFILES_TABLE: list[str] = [  # migration 1's records table with its recent and user indexes
-    statement.replace("{records}", "{profiles}").replace("{p}", "{q}") for statement in MIGRATIONS[0][:3]
+    statement.replace("{records}", "{profiles}").replace("{p}", "{q}")
+    for statement in MIGRATIONS[0][:3]
+    if isinstance(statement, str)
 ]
 
 MIGRATIONS_TABLE = "CREATE TABLE IF NOT EXISTS {migrations} (version INTEGER PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)"
