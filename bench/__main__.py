@@ -2,7 +2,8 @@
 
     python -m bench --quick                 # every workload, small sizes (< 2 minutes)
     python -m bench                         # full sizes (< 20 minutes)
-    python -m bench --only overhead,peers   # some workloads: overhead, tokens, concurrency, peers, profile
+    python -m bench --only overhead,peers   # some workloads: overhead, tokens, concurrency, peers, recall, profile
+    python -m bench --only recall --locomo PATH   # recall on LoCoMo (default ../shared/data/locomo/locomo-dev.json)
     python -m bench --publish               # also copy RESULTS.md (+ plot) to bench/
     python -m bench --profile               # also profile the per-turn path (writes bench/PROFILE.md)
 
@@ -28,9 +29,10 @@ WORKLOADS = {
     "tokens": "2. tokens sent to memory's own LLM calls per turn",
     "concurrency": "3. concurrent sessions through the async API",
     "peers": "4. peers side by side (Upsonic, Agno)",
+    "recall": "5. recall on LoCoMo: strict evidence recall by budget and category, latency",
     "profile": "profile of the per-turn path (pyinstrument)",
 }
-DEFAULT = ("overhead", "tokens", "concurrency", "peers")
+DEFAULT = ("overhead", "tokens", "concurrency", "peers", "recall")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="also run the profile (bench/PROFILE.md)")
     parser.add_argument("--drive", action="store_true",
                         help="workload 1: drive every turn through the agent instead of prefilling storage")
+    parser.add_argument("--locomo", default=None, metavar="PATH",
+                        help="workload 5: LoCoMo JSON (data/locomo10.json of snap-research/LoCoMo); "
+                             "default ../shared/data/locomo/locomo-dev.json beside the repository")
     args = parser.parse_args(argv)
 
     only = tuple(w.strip() for w in args.only.split(",") if w.strip()) or DEFAULT
@@ -66,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         section = sections[name] = Section(name, WORKLOADS[name])
         print(f"== {WORKLOADS[name]}", flush=True)
         t = time.perf_counter()
-        guarded(section, name, lambda name=name, section=section: _run(name, mode, section, out))
+        guarded(section, name, lambda name=name, section=section: _run(name, mode, section, out, args.locomo))
         section.seconds = time.perf_counter() - t
         section.when = time.strftime("%Y-%m-%d %H:%M")
         print(f"   ({section.seconds:.0f} s)", flush=True)
@@ -125,7 +130,7 @@ def _merge_earlier(path: Path, sections: dict[str, Section], mode: Mode) -> list
     return kept
 
 
-def _run(name: str, mode: Mode, section: Section, out: Path) -> None:
+def _run(name: str, mode: Mode, section: Section, out: Path, locomo: str | None = None) -> None:
     if name == "overhead":
         from bench.workloads import overhead
 
@@ -142,6 +147,10 @@ def _run(name: str, mode: Mode, section: Section, out: Path) -> None:
         from bench.workloads import peers
 
         peers.run(mode, section, out)
+    elif name == "recall":
+        from bench.workloads import recall
+
+        recall.run(mode, section, locomo)
     elif name == "profile":
         from bench import profile_turn
 
