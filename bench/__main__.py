@@ -2,7 +2,8 @@
 
     python -m bench --quick                 # every workload, small sizes (< 2 minutes)
     python -m bench                         # full sizes (< 20 minutes)
-    python -m bench --only overhead,peers   # some workloads: overhead, tokens, concurrency, peers, traits, profile
+    python -m bench --only overhead,peers   # some workloads: overhead, tokens, concurrency, peers, recall, traits, profile
+    python -m bench --only recall --locomo PATH   # recall on LoCoMo (default ../shared/data/locomo/locomo-dev.json)
     python -m bench --only traits --local   # traits also on the real local model (slow)
     python -m bench --publish               # also copy RESULTS.md (+ plot) to bench/ (with --only: just those sections)
     python -m bench --profile               # also profile the per-turn path (writes bench/PROFILE.md)
@@ -29,12 +30,15 @@ WORKLOADS = {
     "tokens": "2. tokens sent to memory's own LLM calls per turn",
     "concurrency": "3. concurrent sessions through the async API",
     "peers": "4. peers side by side (Upsonic, Agno)",
-    "traits": "5. invented traits and stated-trait recall in profiles, attribution in summaries",
+    "recall": "5. recall on LoCoMo: strict evidence recall by budget and category, latency",
+    "traits": "6. invented traits and stated-trait recall in profiles, attribution in summaries",
     "profile": "profile of the per-turn path (pyinstrument)",
 }
 #: The heading of each workload's section in RESULTS.md (a partial --publish replaces just these).
-HEADINGS = {"overhead": "## 1.", "tokens": "## 2.", "concurrency": "## 3.", "peers": "## 4.", "traits": "## 5."}
-DEFAULT = ("overhead", "tokens", "concurrency", "peers", "traits")
+HEADINGS = {
+    "overhead": "## 1.", "tokens": "## 2.", "concurrency": "## 3.", "peers": "## 4.", "recall": "## 5.", "traits": "## 6.",
+}
+DEFAULT = ("overhead", "tokens", "concurrency", "peers", "recall", "traits")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="also run the profile (bench/PROFILE.md)")
     parser.add_argument("--drive", action="store_true",
                         help="workload 1: drive every turn through the agent instead of prefilling storage")
+    parser.add_argument("--locomo", default=None, metavar="PATH",
+                        help="workload 5: LoCoMo JSON (data/locomo10.json of snap-research/LoCoMo); "
+                             "default ../shared/data/locomo/locomo-dev.json beside the repository")
     parser.add_argument("--local", action="store_true",
                         help="traits: also measure the real local model (slow: minutes on 2 cores)")
     args = parser.parse_args(argv)
@@ -73,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         section = sections[name] = Section(name, WORKLOADS[name])
         print(f"== {WORKLOADS[name]}", flush=True)
         t = time.perf_counter()
-        guarded(section, name, lambda name=name, section=section: _run(name, mode, section, out))
+        guarded(section, name, lambda name=name, section=section: _run(name, mode, section, out, args.locomo))
         section.seconds = time.perf_counter() - t
         section.when = time.strftime("%Y-%m-%d %H:%M")
         print(f"   ({section.seconds:.0f} s)", flush=True)
@@ -137,7 +144,7 @@ def _merge_earlier(path: Path, sections: dict[str, Section], mode: Mode) -> list
     return kept
 
 
-def _run(name: str, mode: Mode, section: Section, out: Path) -> None:
+def _run(name: str, mode: Mode, section: Section, out: Path, locomo: str | None = None) -> None:
     if name == "overhead":
         from bench.workloads import overhead
 
@@ -154,6 +161,10 @@ def _run(name: str, mode: Mode, section: Section, out: Path) -> None:
         from bench.workloads import peers
 
         peers.run(mode, section, out)
+    elif name == "recall":
+        from bench.workloads import recall
+
+        recall.run(mode, section, locomo)
     elif name == "traits":
         from bench.workloads import traits
 

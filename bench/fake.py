@@ -94,7 +94,7 @@ def _text_for(name: str) -> str:
 
 
 # ---------------------------------------------------------------- pydantic-ai FunctionModel
-def memwise_models(counter: "TokenCounter | None" = None):
+def memwise_models(counter: TokenCounter | None = None):
     """(answer_model, memory_model) as pydantic-ai FunctionModels with the shared behaviour.
 
     `counter`, if given, counts the tokens of every request the *memory* model receives.

@@ -88,7 +88,7 @@ def main() -> None:
         for name, flags in CONFIGS.items():
             for prefill in (10, 1_000):
                 loads, saves = asyncio.run(measure(Path(tmp) / "bench.db", prefill, flags, args.turns))
-                totals = [a + b for a, b in zip(loads, saves)]
+                totals = [a + b for a, b in zip(loads, saves, strict=True)]
                 print(
                     f"{name:34} {prefill:>6} {pct(loads, 50):>9.0f} {pct(loads, 95):>9.0f} {pct(saves, 50):>9.0f} "
                     f"{pct(saves, 95):>9.0f} {pct(totals, 50):>10.0f} {pct(totals, 95):>10.0f}"

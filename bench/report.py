@@ -14,6 +14,9 @@ TARGET_TEXT = {
     "peers": "At 1,000 turns: ≥ 20x lower per-turn overhead than Upsonic, and lower than Agno",
     "tokens": "Memory's LLM tokens per turn flat: turn 1,000 within 1.5x of turn 20",
     "concurrency": "100 async sessions: ≥ 80% of the bare driver's async throughput, 0 lost messages",
+    "recall_lexical": "Recall (issue 13): strict recall at 2k tokens ≥ 0.80 with no model",
+    "recall_best": "Recall (issue 13): strict recall at 2k tokens ≥ 0.85 with the best offline configuration",
+    "recall_search": "Recall (issue 13): search p50 ≤ 5 ms at 10k messages per user (SQLite, PostgreSQL)",
 }
 
 
@@ -76,7 +79,7 @@ def targets(sections: dict[str, Section], mode: Mode) -> list[dict[str, str]]:
             if measured:
                 best = max(measured, key=lambda r: r["length"])
                 ratio = best["overhead_p50_us"] / mine["overhead_p50_us"]
-                grows = all(a["overhead_p50_us"] <= b["overhead_p50_us"] for a, b in zip(measured, measured[1:]))
+                grows = all(a["overhead_p50_us"] <= b["overhead_p50_us"] for a, b in zip(measured, measured[1:], strict=False))
                 text = (f"{label} reached only {reached} turns in its time budget; at {best['length']} turns its overhead "
                         f"is {fmt_us(best['overhead_p50_us'])} = {fmt_x(ratio)} memwise's at 1,000"
                         + (" (and grows with length: a lower bound)" if grows else ""))
@@ -113,6 +116,19 @@ def targets(sections: dict[str, Section], mode: Mode) -> list[dict[str, str]]:
         add("concurrency", f"{backend}, agent turns",
             f"{row['turns_per_s']:,.0f} vs {row['floor_turns_per_s']:,.0f} turns/s = {row['ratio_to_floor']:.0%}; "
             f"lost {row['lost_messages']}, errors {row['errors']}{extra}", "PASS" if ok else "FAIL")
+    # 6. recall on LoCoMo (issue 13)
+    recall = [r for r in _rows(sections, "recall") if r["budget"] == 2_000]
+    lexical = [r for r in recall if r["config"] == "no model"]
+    for r in lexical:
+        add("recall_lexical", r["backend"], f"{r['all']:.3f}", "PASS" if r["all"] >= 0.80 else "FAIL")
+    if recall:
+        best = max(recall, key=lambda r: r["all"])
+        add("recall_best", f"{best['config']}, {best['backend']}", f"{best['all']:.3f}", "PASS" if best["all"] >= 0.85 else "FAIL")
+    scale = sections["recall"].raw.get("scale", {}) if "recall" in sections else {}
+    for name in ("sqlite", "postgres"):
+        if name in scale:
+            ms = scale[name]["search_p50_ms"]
+            add("recall_search", f"{name}, {scale[name]['messages_per_user']:,} messages", f"{ms:.1f} ms", "PASS" if ms <= 5 else "FAIL")
     return out
 
 
@@ -210,11 +226,15 @@ def markdown(
                   f"{r['memory_tokens_per_turn']:,.0f} | {r['memory_calls_per_turn']:.1f} |")
         _unavailable(w, sec)
 
+    sec = sections.get("recall")
+    if sec:
+        _recall(w, sec)
+
     sec = sections.get("traits")
     if sec:
         from bench.workloads import traits
 
-        w("## 5. Profiles hold only what the user said; summaries say who said what (issue 16)")
+        w("## 6. Profiles hold only what the user said; summaries say who said what (issue 16)")
         w("")
         _notes(w, sec)
         traits.render(w, sec, facts)
@@ -225,12 +245,40 @@ def markdown(
     w("```")
     w("python -m bench --quick            # < 2 minutes on a quiet machine (first run also installs the peers)")
     w("python -m bench                    # full: < 20 minutes")
-    w("python -m bench --only peers       # one workload: overhead, tokens, concurrency, peers, traits, profile")
+    w("python -m bench --only peers       # one workload: overhead, tokens, concurrency, peers, recall, traits, profile")
     w("python -m bench --only traits --local   # traits also on the real local model (slow)")
     w("python -m bench --publish          # also copy this file to bench/RESULTS.md")
     w("```")
     w("")
     return "\n".join(lines)
+
+
+def _recall(w, sec: Section) -> None:
+    from bench.locomo import CATEGORIES
+
+    w("## 5. Recall on LoCoMo (strict evidence recall, no LLM)")
+    w("")
+    _notes(w, sec)
+    if sec.rows:
+        labels = list(CATEGORIES.values())
+        w("| configuration | backend | budget | all | " + " | ".join(labels) + " | tokens p50 | recall p50 | recall p95 |")
+        w("|---|---|---:|---:|" + "---:|" * len(labels) + "---:|---:|---:|")
+        for r in sec.rows:
+            timed = (f"{r['recall_p50_ms']:.1f} ms | {r['recall_p95_ms']:.1f} ms" if "recall_p50_ms" in r else " | ")
+            w(f"| {r['config']} | {r['backend']} | {r['budget']:,} | **{r['all']:.3f}** | "
+              + " | ".join(f"{r[label]:.3f}" for label in labels) + f" | {r['tokens_p50']:,.0f} | {timed} |")
+    searches = sec.raw.get("search", {})
+    scale = sec.raw.get("scale", {})
+    if searches or scale:
+        w("")
+        w("| backend | messages per user | search p50 | search p95 | recall_context p50 (2k, no model) | recall p95 |")
+        w("|---|---:|---:|---:|---:|---:|")
+        for name, r in [*searches.items(), *scale.items()]:
+            recall = (f"{r['recall_p50_ms']:.1f} ms | {r['recall_p95_ms']:.1f} ms" if "recall_p50_ms" in r else "(above) | ")
+            w(f"| {name} | {r['messages_per_user']:,} | {r['search_p50_ms']:.2f} ms | {r['search_p95_ms']:.2f} ms | {recall} |")
+        w("")
+        w("_search = `search_messages(question words, user_id, limit=200)`, the first stage recall asks for._")
+    _unavailable(w, sec)
 
 
 def _notes(w, sec: Section) -> None:

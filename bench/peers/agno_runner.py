@@ -14,11 +14,10 @@ from importlib.metadata import version
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from runner_common import main, user_prompt  # noqa: E402
-
 from agno.agent import Agent  # noqa: E402
 from agno.db.sqlite import SqliteDb  # noqa: E402
 from agno.models.openai import OpenAIChat  # noqa: E402
+from runner_common import main, user_prompt  # noqa: E402
 
 
 def model(config: dict) -> OpenAIChat:

@@ -11,10 +11,9 @@ from importlib.metadata import version
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from runner_common import main, user_prompt  # noqa: E402
-
 from pydantic_ai.models.openai import OpenAIChatModel  # noqa: E402
 from pydantic_ai.providers.openai import OpenAIProvider  # noqa: E402
+from runner_common import main, user_prompt  # noqa: E402
 
 from memwise import Agent, Memory, Task  # noqa: E402
 from memwise.storage.sqlite import SqliteStorage  # noqa: E402

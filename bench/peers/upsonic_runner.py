@@ -12,9 +12,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from runner_common import main, user_prompt  # noqa: E402
-
 import upsonic  # noqa: E402
+from runner_common import main, user_prompt  # noqa: E402
 from upsonic import Agent, Task  # noqa: E402
 from upsonic.models.openai import OpenAIChatModel  # noqa: E402
 from upsonic.providers.openai import OpenAIProvider  # noqa: E402

@@ -154,7 +154,7 @@ def _peer(mode: Mode, section: Section, name: str, server: FakeServer, windows, 
     if result.get("error"):
         section.skip(f"{name} (after {len(result['turns'])} turns)", result["error"])
     turns, bare = result["turns"], {int(k): v for k, v in result["bare"].items()}
-    for (lo, hi), length in zip(windows, mode.peer_lengths):
+    for (lo, hi), length in zip(windows, mode.peer_lengths, strict=False):
         row: dict[str, Any] = {"framework": label, "key": name, "version": result.get("version"), "length": length}
         if len(turns) < hi:
             row["reached"] = len(turns)

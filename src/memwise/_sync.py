@@ -3,11 +3,17 @@
 Each thread keeps one event loop (so loop-bound clients keep working across calls); a call made
 while a loop is already running in this thread (a notebook, async code calling `agent.do`) runs on
 one shared background loop instead, since a running loop cannot be re-entered.
+
+These loops are shut down as `asyncio.run` shuts its loop down (remaining tasks cancelled, async
+generators and the default executor finished, then closed): a thread's loop once the thread has
+ended (when the next thread makes its loop), and every loop at interpreter exit. Storages close
+their per-loop clients in that shutdown, so a script that never closes its storage exits quietly.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import concurrent.futures
 import functools
 import inspect
@@ -19,16 +25,25 @@ from typing import Any, ParamSpec, TypeVar
 T = TypeVar("T")
 P = ParamSpec("P")
 
+#: Seconds the exit waits for the background loop's shutdown.
+EXIT_TIMEOUT = 30.0
+
 _local = threading.local()
 _background: tuple[asyncio.AbstractEventLoop, threading.Thread] | None = None
 _background_lock = threading.Lock()
+_thread_loops: dict[asyncio.AbstractEventLoop, threading.Thread] = {}  # not shut down yet, by owner
+_exit_registered = False
 
 
 def _thread_loop() -> asyncio.AbstractEventLoop:
     loop = getattr(_local, "loop", None)
     if loop is None or loop.is_closed():
+        _shut_down_thread_loops(lambda thread: not thread.is_alive())  # of threads that have ended
         loop = asyncio.new_event_loop()
         _local.loop = loop
+        with _background_lock:
+            _thread_loops[loop] = threading.current_thread()
+            _shut_down_at_exit()
     return loop
 
 
@@ -40,7 +55,66 @@ def _background_loop() -> asyncio.AbstractEventLoop:
             thread = threading.Thread(target=loop.run_forever, name="memwise-sync", daemon=True)
             thread.start()
             _background = (loop, thread)
+            _shut_down_at_exit()
         return _background[0]
+
+
+def _shut_down_at_exit() -> None:
+    """Registered when the first loop is made (so after the storages a script builds first: atexit
+    runs its handlers last-registered first)."""
+    global _exit_registered
+    if not _exit_registered:
+        atexit.register(_shut_down_all)
+        _exit_registered = True
+
+
+def _shut_down_all() -> None:
+    current = threading.current_thread()
+    _shut_down_thread_loops(lambda thread: thread is current or not thread.is_alive())
+    with _background_lock:
+        background = _background
+    if background is None:
+        return
+    loop, thread = background
+    if thread.is_alive():
+        try:
+            asyncio.run_coroutine_threadsafe(_finish(), loop).result(timeout=EXIT_TIMEOUT)
+        except concurrent.futures.TimeoutError:
+            return  # leave a loop that cannot stop to the interpreter
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=EXIT_TIMEOUT)
+    if not loop.is_running():
+        loop.close()
+
+
+def _shut_down_thread_loops(which: Callable[[threading.Thread], bool]) -> None:
+    """Shut down the per-thread loops whose thread `which` picks (none of them is running: their
+    thread has ended, or it is this one, between calls)."""
+    with _background_lock:
+        picked = [loop for loop, thread in _thread_loops.items() if which(thread)]
+        for loop in picked:
+            del _thread_loops[loop]
+    for loop in picked:
+        if not loop.is_closed():
+            try:
+                loop.run_until_complete(_finish())
+            finally:
+                loop.close()
+
+
+async def _finish() -> None:
+    """What `asyncio.run` does before it closes its loop."""
+    loop = asyncio.get_running_loop()
+    tasks = [task for task in asyncio.all_tasks(loop) if task is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    for task, result in zip(tasks, await asyncio.gather(*tasks, return_exceptions=True), strict=True):
+        if isinstance(result, Exception):
+            loop.call_exception_handler(
+                {"message": "unhandled exception during the shutdown of memwise's event loop", "exception": result, "task": task}
+            )
+    await loop.shutdown_asyncgens()
+    await loop.shutdown_default_executor()
 
 
 def _in_running_loop() -> bool:

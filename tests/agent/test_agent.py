@@ -15,7 +15,6 @@ from pydantic_ai.messages import ModelResponse, ToolCallPart
 
 from memwise import Agent, Memory, RunOutput, Task
 from memwise.errors import InvalidInputError
-from tests.memory.fakes import ReadingModel
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -92,7 +92,7 @@ def test_sigkilled_writers_leave_only_whole_appends(tmp_path, how):
     stored = storage.read_messages("s1")
     assert len(stored) >= 9 and len(stored) % 3 == 0
     assert [m.seq for m in stored] == list(range(1, len(stored) + 1))
-    for first, second, third in zip(stored[::3], stored[1::3], stored[2::3]):
+    for first, second, third in zip(stored[::3], stored[1::3], stored[2::3], strict=True):
         number = prompt_of(first).split()[0][1:]
         assert prompt_of(second).split()[0] == f"a{number}" and prompt_of(third).split()[0] == f"b{number}"
         assert all(len(prompt_of(m)) == 120_000 + len(prompt_of(m).split()[0]) + 1 for m in (first, second, third))
@@ -162,7 +162,7 @@ def test_processes_appending_to_one_store_lose_nothing(tmp_path):
     assert [child.wait(timeout=240) for child in children] == [0, 0, 0, 0]
     stored = JSONStorage(db_path=db).read_messages("hot")
     assert [m.seq for m in stored] == list(range(1, 481))
-    for request, response in zip(stored[::2], stored[1::2]):  # every append stayed in one piece
+    for request, response in zip(stored[::2], stored[1::2], strict=True):  # every append stayed in one piece
         assert prompt_of(response) == "re: " + prompt_of(request)
     assert sorted(prompt_of(m) for m in stored[::2]) == sorted(f"p{n}-{i}" for n in range(4) for i in range(60))
 
@@ -309,7 +309,7 @@ def test_filelock_fallback_keeps_threads_in_line(tmp_path):
         thread.join()
     stored = storage.read_messages("hot")
     assert [m.seq for m in stored] == list(range(1, 321))
-    for request, response in zip(stored[::2], stored[1::2]):
+    for request, response in zip(stored[::2], stored[1::2], strict=True):
         assert prompt_of(response) == "re: " + prompt_of(request)
 
 

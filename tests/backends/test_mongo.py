@@ -306,7 +306,7 @@ def test_writers_on_separate_storages_race_on_the_unique_index(recipe: Recipe) -
         assert errors == []
         stored = storages[0].read_messages("hot")
         assert [m.seq for m in stored] == list(range(1, 91))
-        for request, response in zip(stored[::2], stored[1::2]):  # batches never interleave
+        for request, response in zip(stored[::2], stored[1::2], strict=True):  # batches never interleave
             assert response.message.parts[0].content == "re: " + prompt_of(request)
     finally:
         for storage in storages:

@@ -19,6 +19,7 @@ import pytest
 from memwise.errors import ConfigurationError, StorageError, StorageUnavailableError
 from memwise.storage.contract import RawMessage, RecordQuery
 from memwise.storage.plan import drive
+from memwise.storage.sql.schema import MIGRATIONS
 from tests.conformance.messages import turn
 from tests.support import postgres_backend
 from tests.support.recipe import BackendUnavailable, in_ci
@@ -261,7 +262,7 @@ def test_concurrent_setup_of_a_new_schema_does_not_collide(admin: Any, url: str,
     for storage in storages:
         storage.close()
     assert errors == []
-    assert admin.execute(f'SELECT count(*) FROM "{schema}".memwise_migrations').fetchone()[0] == 1
+    assert admin.execute(f'SELECT count(*) FROM "{schema}".memwise_migrations').fetchone()[0] == len(MIGRATIONS)
     assert admin.execute(f'SELECT count(*) FROM "{schema}".memwise_records WHERE kind = %s', ("session",)).fetchone()[0] == count
 
 
@@ -435,7 +436,7 @@ async def test_async_pool_is_made_in_the_running_loop_and_closed_by_aclose(admin
     await storage.acreate_session("s1")
     await asyncio.gather(*(storage.aappend_messages("s1", turn(f"t{i}")) for i in range(10)))
     assert len(await storage.aread_messages("s1")) == 20
-    assert asyncio.get_running_loop() in storage._apools and storage._pool is None  # no sync pool used
+    assert storage._apools.opened_on(asyncio.get_running_loop()) and storage._pool is None  # no sync pool used
     await storage.aclose()
     assert _connections_left(admin, tag) == 0
 
@@ -529,15 +530,36 @@ def test_a_users_sessions_by_time_use_the_user_index(admin: Any, big_store: Post
 
 def test_close_ends_the_pool_guard_of_a_loop_that_stays_open(url: str, schema: str) -> None:
     """A sync caller's long-lived event loop (what `agent.do()` keeps per thread) is not shut
-    down when the storage closes: close() ends the loop's pool guard itself, so no pending task
-    is left to be destroyed later ("Task was destroyed but it is pending")."""
+    down when the storage closes: close() closes the loop's pool there, so no pending task is
+    left to be destroyed later ("Task was destroyed but it is pending")."""
     storage = PostgresStorage(url, schema, True)
     loop = asyncio.new_event_loop()
     try:
         loop.run_until_complete(storage.acreate_session("s1"))
-        guard = storage._aguards[loop]
-        assert not guard.done()
+        assert storage._apools.opened_on(loop)
+        assert any(task.get_name().endswith("-scheduler") for task in asyncio.all_tasks(loop))
         storage.close()
-        assert guard.done() and not storage._aguards
+        assert not storage._apools.opened_on(loop)
+        assert not asyncio.all_tasks(loop)  # the guard, the pool's scheduler and workers: all done
     finally:
         loop.close()
+
+
+# ------------------------------------------------------------------------------------ search
+def test_search_words_common_in_the_table_rank_but_select_no_message_alone(admin: Any, url: str, schema: str):
+    storage = PostgresStorage(db_url=url, db_schema=schema)
+    try:
+        storage.create_session("s1", user_id="u1")
+        for i in range(60):
+            storage.append_messages("s1", turn(f"caroline said line {i}", "ok"))
+        storage.append_messages("s1", turn("caroline adopted a greyhound", "ok"))
+        storage.append_messages("s1", turn("a greyhound race", "ok"))
+        admin.execute(f'ANALYZE "{schema}".memwise_messages')  # the statistics the search reads
+        hits = storage.search_messages("did caroline adopt a greyhound", user_id="u1", limit=10)
+        assert [hit.seq for hit in hits] == [121, 123]  # the common word only adds to the score
+        assert len(storage.search_messages("caroline", user_id="u1", limit=100)) == 61  # common words alone
+        stats = storage._lexeme_stats
+        common = [lexeme for lexeme, share in zip(stats.lexemes, stats.shares, strict=True) if share > 0.2]
+        assert "carolin" in common and "greyhound" not in common and "adopt" not in common
+    finally:
+        storage.close()

@@ -105,7 +105,7 @@ def test_key_layout_and_hash_slots(store, client, prefix):
 def test_bodies_are_stored_as_given_json_text(store, client, prefix):
     store.create_session("s1", metadata={"topic": "caf\u00e9"})
     store._sync(store._put_record(RawRecord("run", "raw", 1, 123.5, '{"exact":  "text" }', session_id="s1"), 0), write=True)
-    assert client.hget(f"{{{prefix}}}:r:run:raw", "b") == '{"exact":  "text" }'.encode()
+    assert client.hget(f"{{{prefix}}}:r:run:raw", "b") == b'{"exact":  "text" }'
     body = client.hget(f"{{{prefix}}}:r:session:s1", "b").decode()
     assert '"topic":"caf\u00e9"' in body
     store.append_messages("s1", turn("hello"))
@@ -431,3 +431,18 @@ def test_an_error_in_a_batch_reaches_the_plan_that_sent_it(store, client, prefix
         store.finish_turn(TurnWrite("s1", turn("hi"), run_id="r1", update_session=lambda s, seqs: {"metadata": {"x": 1}},
                                     update_run=RunUpdate(1, {"status": "completed"})))
     assert store.read_messages("s1") == [] and store.get_session("s1").metadata == {}
+
+
+# ==================================================================== Lua scripts
+def test_lua_scripts_ship_as_files_naming_the_contracts_index_fields():
+    from importlib.resources import files
+
+    from memwise.storage.redis import scripts
+
+    folder = files("memwise.storage.redis").joinpath("lua")
+    assert sorted(entry.name for entry in folder.iterdir()) == sorted(f"{name}.lua" for name in scripts.NAMES)
+    for name in ("put", "delete"):  # the scripts that clean up a record's index entries
+        assert scripts.INDEX_FIELDS_LUA in scripts.SCRIPTS[name].source
+    outdated = scripts.SCRIPTS["put"].source.replace("'status'}", "}")
+    with pytest.raises(RuntimeError, match=r"lua/put\.lua lists other index fields"):
+        scripts.load("put", outdated)

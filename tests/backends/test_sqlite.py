@@ -71,7 +71,7 @@ def test_a_last_turns_read_costs_the_same_in_a_short_and_a_long_session(tmp_path
         conn = storage._connection()
         counted = [0]
 
-        def step() -> int:
+        def step(counted: list[int] = counted) -> int:
             counted[0] += 1
             return 0
 

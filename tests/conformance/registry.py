@@ -7,11 +7,7 @@ Adding a backend: write it, add one line here.
 
 from __future__ import annotations
 
-from tests.support import local_backends
-from tests.support import redis_backend
-from tests.support import postgres_backend
-from tests.support import mongo_backend
-from tests.support import mem0_backend
+from tests.support import local_backends, mem0_backend, mongo_backend, postgres_backend, redis_backend
 
 BACKENDS = {
     "in_memory": local_backends.in_memory,

@@ -18,7 +18,7 @@ async def test_8_writers_x_200_appends_lose_nothing(api):
     assert [m.seq for m in stored] == list(range(1, 1601))
     prompts = [m.message.parts[0].content for m in stored if m.turn_start]
     assert sorted(prompts) == sorted(f"w{w}-{i}" for w in range(8) for i in range(100))
-    for request, response in zip(stored[::2], stored[1::2]):  # each append stayed contiguous
+    for request, response in zip(stored[::2], stored[1::2], strict=True):  # each append stayed contiguous
         assert response.message.parts[0].content == "re: " + request.message.parts[0].content
 
 

@@ -80,7 +80,7 @@ async def test_appends_racing_a_session_delete_leave_nothing_behind(api):
         session_id = f"race{attempt}"
         await api.create_session(session_id)
 
-        async def job(i):
+        async def job(i, session_id=session_id):
             if i == 0:  # the deleter, once the writers are appending
                 for _ in range(5000):
                     if await api.read_messages(session_id, limit=1):

@@ -51,7 +51,7 @@ async def test_update_with_version(api):
 
 async def test_list_newest_first_with_filters_and_pages(api):
     for i in range(7):
-        s = await api.create_session(f"s{i}", user_id="u1" if i % 2 == 0 else "u2", agent_id="a" if i < 4 else "b")
+        await api.create_session(f"s{i}", user_id="u1" if i % 2 == 0 else "u2", agent_id="a" if i < 4 else "b")
     await api.update_session("s0", expected_version=1, summary="touched")  # s0 becomes the newest
     everything = await api.list_sessions(limit=100)
     assert [s.session_id for s in everything.items] == ["s0", "s6", "s5", "s4", "s3", "s2", "s1"]

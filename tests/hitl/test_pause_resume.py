@@ -10,9 +10,9 @@ from pydantic_ai.messages import ToolReturnPart, UserPromptPart
 
 from memwise import Agent, Memory, Task
 from memwise.errors import InvalidInputError
-from memwise.memory.errors import SessionAccessError
 from memwise.hitl import Requirement, RequirementError, RunNotResumableError, UserInputField
 from memwise.hitl.requirements import DEFAULT_REJECTION
+from memwise.memory.errors import SessionAccessError
 from tests.hitl import support
 from tests.hitl.conftest import make_agent
 from tests.hitl.support import shape

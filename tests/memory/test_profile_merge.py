@@ -6,12 +6,12 @@ from pydantic import BaseModel
 
 from memwise.memory.profile import (
     MAX_DYNAMIC_FIELDS,
-    cap_dynamic,
+    ProfileLimits,
     canonical_key,
+    cap_dynamic,
     extraction_prompt,
     merge_profile,
     partial_model,
-    ProfileLimits,
 )
 
 R1 = {"run_id": "r1", "updated_at": 1.0}

@@ -3,8 +3,6 @@ names, update = patch, replace = replace, per-field provenance, bounded input.""
 
 from __future__ import annotations
 
-from typing import Optional
-
 from pydantic import BaseModel
 
 from memwise import Agent, Memory
@@ -32,7 +30,7 @@ def test_profile_default_schema(storage, reader) -> None:
 def test_profile_custom_schema(storage) -> None:
     class TeamProfile(BaseModel):
         team: str  # required in the user's schema: extraction may still leave it out
-        favourite_topic: Optional[str] = None
+        favourite_topic: str | None = None
 
     def custom(prompt, info):
         fields = set(info.output_tools[0].parameters_json_schema["properties"])

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from memwise.storage.plan import Batch, Plan, adrive, drive, gather, nothing
+from memwise.storage.plan import Plan, adrive, drive, gather, nothing
 
 
 def reads(*keys: str) -> Plan[list[Any]]:

@@ -18,8 +18,8 @@ from memwise.storage.records import Run, UserProfile
 from memwise.storage.transfer import ImportFileError, export_store, import_store
 from tests.conformance.messages import tool_turn, turn
 from tests.support.postgres_backend import schema_url
-from tests.support.redis_backend import prefix_url
 from tests.support.recipe import BackendUnavailable, in_ci
+from tests.support.redis_backend import prefix_url
 
 
 @pytest.fixture(autouse=True)

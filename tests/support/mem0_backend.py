@@ -52,8 +52,9 @@ def memory_config(path: str, history: str = ":memory:") -> dict[str, Any]:
 
 
 def offline_memory(path: str = ":memory:", history: str = ":memory:") -> Any:
-    import memwise.storage.mem0  # noqa: F401  (sets MEM0_TELEMETRY=False before mem0 loads)
     from mem0 import Memory
+
+    import memwise.storage.mem0  # noqa: F401  (sets MEM0_TELEMETRY=False before mem0 loads)
 
     memory = Memory.from_config(memory_config(path, history))
     memory.embedding_model = HashingEmbedder()

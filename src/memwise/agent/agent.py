@@ -11,13 +11,15 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Any
 
 from pydantic_ai import Agent as _PAAgent
 from pydantic_ai.models import Model
+from pydantic_ai.settings import ModelSettings
 from pydantic_ai.toolsets import FunctionToolset
 
+from memwise._sync import run_sync, sync_twin
 from memwise.agent import runner
 from memwise.agent.output import RunOutput
 from memwise.agent.resume import check_resumable, output_of, resume_state
@@ -28,13 +30,14 @@ from memwise.hitl.checkpoint import Checkpoint, type_name
 from memwise.hitl.handlers import Handler, check_handlers, decide
 from memwise.hitl.lease import DEFAULT_TTL, RunLease, cancel_run, is_interrupted
 from memwise.hitl.requirements import Requirement
-from memwise._sync import run_sync, sync_twin
 from memwise.memory.context import join_instructions
 from memwise.memory.errors import SessionAccessError
 from memwise.memory.memory import Memory, enable_debug_logging
+from memwise.memory.recall import tools as recall_tools
 from memwise.memory.run import MemoryRun
 from memwise.memory.save import history_stored
 from memwise.models import resolve_model
+from memwise.storage.base import Storage
 from memwise.storage.records import Run
 from memwise.tools.build import build_tools
 
@@ -64,7 +67,7 @@ class Agent:
         name: str | None = None,
         metadata: dict[str, Any] | None = None,
         *,
-        model_settings: dict[str, Any] | None = None,
+        model_settings: ModelSettings | None = None,
         retries: int | None = None,
         lease_ttl: float = DEFAULT_TTL,
         feed_tool_call_results: bool | None = None,
@@ -88,12 +91,12 @@ class Agent:
         self.name = name
         self.metadata = dict(metadata or {})
         self.lease_ttl = float(lease_ttl)
-        pa_tools, self._specs = build_tools(self.tools)
+        pa_tools, self._specs = build_tools([*self.tools, *recall_tools(memory)])
         self._task_tools: dict[str, Any] = {}  # per-task tools by name, so this Agent can resume their runs
         self._output_types: dict[str, Any] = {}
         self._pending: OrderedDict[str, list[Requirement]] = OrderedDict()  # run id -> requirements handed out
         self._pending_lock = threading.Lock()
-        self._own_store: Any = None  # runs of an Agent without memory (resumable in this process only)
+        self._own_store: Storage | None = None  # runs of an Agent without memory (resumable in this process only)
         self._own_session = f"agent-{uuid.uuid4().hex}"
         self._agent: _PAAgent[None, Any] = _PAAgent(
             self.model,
@@ -175,7 +178,7 @@ class Agent:
     async def _continue(
         self, run_id: str, requirements: Sequence[Requirement] | None, task: Task | None
     ) -> RunOutput[Any]:
-        store, _ = self._run_store(pausable=True)
+        store = self._runs_store()
         run = await store.aget_run(run_id)
         if run is None:
             raise NotFoundError(f"run {run_id!r} does not exist")
@@ -210,7 +213,7 @@ class Agent:
     async def cancel_run_async(self, run_id: str) -> bool:
         """Mark a run cancelled; if it is executing, it stops at its next step. Returns False
         when it had completed or been cancelled already."""
-        store, _ = self._run_store(pausable=True)
+        store = self._runs_store()
         run = await store.aget_run(_run_id(run_id))
         if run is None:
             raise NotFoundError(f"run {run_id!r} does not exist")
@@ -221,7 +224,7 @@ class Agent:
     async def get_run_output_async(self, run_id: str) -> RunOutput[Any] | None:
         """A stored run's state: status (or "interrupted"), usage, messages so far and, when
         paused, the `active_requirements` to decide. None if there is no such run."""
-        store, _ = self._run_store(pausable=True)
+        store = self._runs_store()
         run = await store.aget_run(_run_id(run_id))
         return self._remember(output_of(self._own(run))) if run is not None else None
 
@@ -252,7 +255,7 @@ class Agent:
             tools, task_specs = build_tools(task.tools)
             specs |= task_specs
             toolsets = [FunctionToolset(tools)]
-            self._task_tools |= {spec.name: item for spec, item in zip(task_specs.values(), task.tools)}
+            self._task_tools |= {spec.name: item for spec, item in zip(task_specs.values(), task.tools, strict=True)}
         output_name = type_name(task.response_format)
         if output_name is not None:
             self._output_types[output_name] = task.response_format
@@ -275,11 +278,12 @@ class Agent:
             run = Run(state.run_id, session_id, user_id=user_id, agent_id=agent_id, checkpoint=checkpoint.to_json())
             record = RunLease.leased(run, self.lease_ttl)
         in_memory_store = memory is not None and store is memory.storage
+        created: Run | None = None
         if memory is not None:  # memory's reads and the run record: one plan
             state.memory_run = MemoryRun(memory, run_id=state.run_id, agent_id=self.name, model=self.model)
             created = await state.memory_run.begin(record if in_memory_store else None)
-        if record is not None:
-            if not in_memory_store:
+        if store is not None and record is not None:
+            if created is None:  # not recorded by memory's plan (no memory, or another store)
                 created = await store.acreate_run(record)
             state.lease = RunLease(store, created, self.lease_ttl)
             state.forget_when_done = memory is None
@@ -297,11 +301,11 @@ class Agent:
         """Fit what memory read into the context, and compose the run's instructions."""
         context = None
         if state.memory_run is not None:
-            loaded = await state.memory_run.open()
+            loaded = await state.memory_run.open(state.checkpoint.prompt)
             state.checkpoint.history, context = loaded.history, loaded.context
         state.checkpoint.instructions = join_instructions(self.system_prompt, context, state.checkpoint.task_context)
 
-    async def _stream(self, task: Task) -> AsyncIterator[Any]:
+    async def _stream(self, task: Task) -> AsyncGenerator[Any, None]:
         """Yield text deltas (or partial structured outputs); the RunOutput is returned last."""
         state = await self._open(task, streaming=True)
         try:
@@ -322,24 +326,28 @@ class Agent:
                 await state.lease.stop()
         yield await runner.complete(state, output, new_messages, usage)
 
-    def _run_store(self, pausable: bool) -> tuple[Any, str]:
+    def _run_store(self, pausable: bool) -> tuple[Storage | None, str]:
         """Where this Agent's runs are recorded, and under which session id: memory's storage
         when it saves (or the run can pause), else a private in-memory store for pausable runs."""
         if self.memory is not None:
             records = self.memory.saves_anything or pausable
             return (self.memory.storage if records else None), self.memory.session_id
-        if not pausable:
-            return None, self._own_session
+        return (self._runs_store() if pausable else None), self._own_session
+
+    def _runs_store(self) -> Storage:
+        """Where runs that can pause are recorded: what continue_run, cancel_run and the lists read."""
+        if self.memory is not None:
+            return self.memory.storage
         if self._own_store is None:
             from memwise.storage.in_memory import InMemoryStorage
 
             self._own_store = InMemoryStorage()
-        return self._own_store, self._own_session
+        return self._own_store
 
     async def _list_runs(self, session_id: str | None, user_id: str | None, status: str, limit: int) -> list[Run]:
-        store, own_session = self._run_store(pausable=True)
+        store = self._runs_store()
         if session_id is None and user_id is None:
-            session_id = own_session
+            session_id = self.memory.session_id if self.memory is not None else self._own_session
         mine = self.memory.user_id if self.memory is not None else None
         if mine is not None and user_id not in (None, mine):
             raise SessionAccessError(f"this Agent's memory belongs to user {mine!r}; it lists only their runs")

@@ -82,6 +82,6 @@ class RunOutput(Generic[T]):
 
 def usage_from_counts(counts: dict[str, int]) -> UsageReport:
     """A UsageReport back from the flat counters stored on a run."""
-    answer = {k: v for k, v in counts.items() if not k.startswith("memory_")}
-    memory = {k.removeprefix("memory_"): v for k, v in counts.items() if k.startswith("memory_")}
+    answer: dict[str, Any] = {k: v for k, v in counts.items() if not k.startswith("memory_")}
+    memory: dict[str, Any] = {k.removeprefix("memory_"): v for k, v in counts.items() if k.startswith("memory_")}
     return UsageReport(answer=RunUsage(**answer), memory=RunUsage(**memory))

@@ -42,8 +42,8 @@ def resume_state(
     check_resumable(run)  # re-read under the lease: another worker may have finished it
     checkpoint = Checkpoint.from_json(run.checkpoint, run.run_id)
     known = dict(agent._output_types)
-    if task is not None and type_name(task.response_format) is not None:
-        known[type_name(task.response_format)] = task.response_format
+    if task is not None and (name := type_name(task.response_format)) is not None:
+        known[name] = task.response_format
     output_type = find_type(checkpoint.output_type, known, run.run_id)
     specs, toolsets = _tools(agent, checkpoint, run.run_id, task)
     if run.status == "paused":

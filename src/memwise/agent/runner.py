@@ -88,15 +88,15 @@ async def drive(agent: _PAAgent[None, Any], state: RunState) -> tuple[Any, list[
         node = run.next_node
         while not isinstance(node, End):
             if state.lease is not None:
-                await _step(state, run, node, done)
+                await _step(state, state.lease, run, node, done)
             node = await run.next(node)
         result = run.result
+    assert result is not None  # the graph reached its End
     return result.output, done + result.new_messages(), result.usage
 
 
-async def _step(state: RunState, run: Any, node: Any, done: list[ModelMessage]) -> None:
+async def _step(state: RunState, lease: RunLease, run: Any, node: Any, done: list[ModelMessage]) -> None:
     """Between two steps: stop if cancelled or taken over; checkpoint when there is progress."""
-    lease = state.lease
     lease.check()
     if isinstance(node, CallToolsNode) and any(c.tool_name in state.specs for c in node.model_response.tool_calls):
         messages = done + run.new_messages()  # tools execute next: a crash re-executes them
@@ -120,6 +120,7 @@ async def pause(
     requirements = requirements_from(requests, state.specs)
     checkpoint = replace(state.checkpoint, messages=messages, usage=usage, pending=requirements, decided=[])
     report = UsageReport(answer=usage)
+    assert state.lease is not None  # a run that can pause always has a record
     await state.lease.finish("paused", checkpoint=checkpoint.to_json(), usage=report.as_dict())
     return RunOutput(
         output=None,

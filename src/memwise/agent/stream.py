@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from contextlib import aclosing
 from typing import Any
 
+from memwise._sync import iterate_sync
 from memwise.agent.output import RunOutput
 from memwise.errors import InvalidInputError
-from memwise._sync import iterate_sync
 
 
 class StreamedRun:
     """Iterate once (sync or async) to receive the answer in pieces; memory is saved when the
     stream completes, and `result` then holds the RunOutput. Stopping early saves nothing."""
 
-    def __init__(self, source: Callable[[], AsyncIterator[Any]]) -> None:
+    def __init__(self, source: Callable[[], AsyncGenerator[Any, None]]) -> None:
         self._source = source
         self._started = False
         self.result: RunOutput[Any] | None = None

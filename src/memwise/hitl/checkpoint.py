@@ -101,9 +101,10 @@ def type_name(output_type: Any) -> str | None:
 def register_output_type(output_type: Any) -> Any:
     """Let any Agent of this process resume runs answering with `output_type` (a pydantic model),
     without the Task at hand. Returns the type, so it also works as a class decorator."""
-    if not isinstance(output_type, type) or output_type is str:
+    name = type_name(output_type) if isinstance(output_type, type) else None
+    if name is None:
         raise InvalidInputError(f"register_output_type takes a class such as a pydantic model, got {output_type!r}")
-    _REGISTERED[type_name(output_type)] = output_type
+    _REGISTERED[name] = output_type
     return output_type
 
 

@@ -16,7 +16,7 @@ import uuid
 from dataclasses import replace
 from typing import Any
 
-from memwise.errors import LeaseHeldError, NotFoundError, StorageError, VersionConflict
+from memwise.errors import InvalidInputError, LeaseHeldError, NotFoundError, StorageError, VersionConflict
 from memwise.hitl.errors import RunCancelledError, RunNotResumableError, RunTakenOverError
 from memwise.storage.base import Storage
 from memwise.storage.records import Run
@@ -39,8 +39,10 @@ def is_interrupted(run: Run, now: float | None = None) -> bool:
 
 class RunLease:
     def __init__(self, storage: Storage, run: Run, ttl: float) -> None:
+        if run.lease_owner is None:
+            raise InvalidInputError(f"run {run.run_id!r} is not leased: a RunLease needs a run with a lease_owner")
         self.storage, self.run, self.ttl = storage, run, ttl
-        self.owner = run.lease_owner
+        self.owner: str = run.lease_owner
         self._lock = asyncio.Lock()
         self._beat: asyncio.Task[None] | None = None
         self._stop: BaseException | None = None

@@ -45,7 +45,7 @@ class ToolExecution:
         return self.tool_args
 
 
-class UserInputField(dict):  # type: ignore[type-arg]
+class UserInputField(dict[str, Any]):
     """One argument a person fills: a dict with `name`, `type`, `description`, `required` and
     `value` (fill it in place: `field["value"] = ...`), also readable as attributes
     (`field.value = ...`)."""

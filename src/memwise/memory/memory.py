@@ -6,22 +6,30 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any, Optional, TypeVar
 
 from pydantic import BaseModel
 from pydantic_ai.messages import ModelMessage
 from pydantic_ai.models import Model
 
-from memwise.errors import InvalidInputError
 from memwise._sync import sync_twin
+from memwise.errors import InvalidInputError, NotFoundError
+from memwise.memory import recall
 from memwise.memory.cache import DecodedMessages, Lru
 from memwise.memory.errors import SessionAccessError
 from memwise.memory.profile import ProfileLimits, UserMemoryMode, check_schema
+from memwise.memory.recall import RecallScope
 from memwise.memory.retry import retry_on_conflict
 from memwise.memory.summary import SummaryLimits
+from memwise.storage.base import Storage
 from memwise.storage.records import Run, Session, UserProfile
 
+if TYPE_CHECKING:
+    from memwise.recall.dense import VectorIndex
+    from memwise.recall.recalled import Recalled
+
 logger = logging.getLogger("memwise.memory")
+_S = TypeVar("_S", Session, Optional[Session])  # noqa: UP045 - a runtime type
 
 
 @dataclass(slots=True)
@@ -43,7 +51,7 @@ class Memory:
 
     def __init__(
         self,
-        storage: Any,
+        storage: Storage,
         session_id: str | None = None,
         user_id: str | None = None,
         full_session_memory: bool = False,
@@ -66,6 +74,11 @@ class Memory:
         summary_input_tokens: int = 1_500,
         profile_input_tokens: int = 1_000,
         agent_id: str | None = None,
+        recall_memory: bool = False,
+        recall_tokens: int = 1_500,
+        recall_scope: RecallScope = "user",
+        recall_tool: bool = False,
+        embedder: Any = None,
     ) -> None:
         missing = [name for name in _STORAGE_METHODS if not callable(getattr(storage, name, None))]
         if missing:
@@ -100,6 +113,17 @@ class Memory:
             _min_tokens(summary_max_tokens, "summary_max_tokens"), _min_tokens(summary_input_tokens, "summary_input_tokens")
         )
         self.profile_limits = ProfileLimits(_min_tokens(profile_input_tokens, "profile_input_tokens"))
+        self.recall_memory = _flag(recall_memory, "recall_memory")
+        self.recall_tool = _flag(recall_tool, "recall_tool")
+        self.recall_tokens = _min_tokens(recall_tokens, "recall_tokens")
+        self.recall_scope: RecallScope = recall.check_scope(recall_scope, "recall_scope")
+        if self.recall_memory or self.recall_tool:
+            recall.scope_of(self, recall_scope, "recall_scope")  # "user" needs a user_id: say so now
+        self.vectors: VectorIndex | None = None  # dense recall: message vectors of `embedder`
+        if embedder is not None:
+            from memwise.recall.dense import VectorIndex, resolve_embedder
+
+            self.vectors = VectorIndex(resolve_embedder(embedder))
         self.debug = _flag(debug, "debug")
         self.debug_level = debug_level
         if self.debug:
@@ -136,7 +160,10 @@ class Memory:
 
     @property
     def loads_anything(self) -> bool:
-        return self.load_full_session_memory or self.load_summary_memory or self.load_user_analysis_memory
+        return (
+            self.load_full_session_memory or self.load_summary_memory or self.load_user_analysis_memory
+            or self.recall_memory
+        )
 
     def log(self, message: str, *args: Any, level: int = 1) -> None:
         """Debug output (`debug=True`); level-2 messages need `debug_level=2`."""
@@ -144,7 +171,7 @@ class Memory:
             logger.info(message, *args)
 
     # ------------------------------------------------------------------ sessions
-    def check_owner(self, session: Session | None) -> Session | None:
+    def check_owner(self, session: _S) -> _S:
         """Refuse a session owned by another user (a guessed id must not leak history)."""
         if session is not None and session.user_id is not None and session.user_id != self.user_id:
             raise SessionAccessError(f"session {session.session_id!r} belongs to another user")
@@ -198,6 +225,8 @@ class Memory:
 
         async def attempt() -> dict[str, Any]:
             session = self.check_owner(await self.storage.aget_session(self.session_id))
+            if session is None:
+                raise NotFoundError(f"session {self.session_id!r} was deleted meanwhile")
             merged = dict(metadata) if replace else {**session.metadata, **metadata}
             updated = await self.storage.aupdate_session(
                 self.session_id, expected_version=session.version, metadata=merged
@@ -253,7 +282,7 @@ class Memory:
         budget = context_budget(self.max_context_tokens, context_window(self.model) if self.model else None)
         loaded = await load_memory(self, start, budget)
         session, profile = start.session, start.profile
-        parts = {
+        parts: dict[str, dict[str, Any]] = {
             "context_injection": {"summary": session.summary if session and self.load_summary_memory else None},
             "system_prompt_injection": {"profile": profile.data if profile and self.load_user_analysis_memory else None},
             "metadata_injection": {"metadata": session.metadata if session and self.loads_anything else None},
@@ -267,6 +296,21 @@ class Memory:
         """A run record of this session (status, usage, error), or None."""
         run = await self.storage.aget_run(run_id)
         return run if run is not None and run.session_id == self.session_id else None
+
+    # ------------------------------------------------------------------ recall
+    async def asearch(self, query: str, *, scope: RecallScope = "user", limit: int = 10) -> list[Recalled]:
+        """Stored messages matching `query`, best first: every session of this memory's user
+        (`scope="user"`) or this session only. Each has `text` (verbatim), `role`, `session_id`,
+        `seq`, `created_at` (the message's own time, epoch seconds) and `score`."""
+        return await recall.search(self, query, scope, limit)
+
+    async def arecall_context(self, query: str, max_tokens: int = 2_000) -> str:
+        """Exactly the block recall injects for `query`: the relevant stored messages, verbatim with
+        their session and date, grouped by session in time order, within `max_tokens`."""
+        return await recall.context(self, query, _min_tokens(max_tokens, "max_tokens"))
+
+    search = sync_twin(asearch)
+    recall_context = sync_twin(arecall_context)
 
     get_session = sync_twin(get_session_async)
     find_session = sync_twin(find_session_async)

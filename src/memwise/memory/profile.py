@@ -37,21 +37,21 @@ EVIDENCE_DESCRIPTION = "the user's sentences that state traits of the user, copi
 class UserTraits(BaseModel):
     """The default trait schema."""
 
-    name: Optional[str] = Field(None, description="The user's name")
-    occupation: Optional[str] = Field(None, description="Job or role")
-    expertise: Optional[list[str]] = Field(None, description="Skills, languages, technologies")
-    interests: Optional[list[str]] = Field(None, description="Topics the user cares about")
-    preferences: Optional[list[str]] = Field(None, description="How the user likes things done")
-    goals: Optional[list[str]] = Field(None, description="What the user is trying to achieve")
-    location: Optional[str] = Field(None, description="Where the user lives or works")
-    communication_style: Optional[str] = Field(None, description="e.g. concise, detailed, formal")
+    name: str | None = Field(None, description="The user's name")
+    occupation: str | None = Field(None, description="Job or role")
+    expertise: list[str] | None = Field(None, description="Skills, languages, technologies")
+    interests: list[str] | None = Field(None, description="Topics the user cares about")
+    preferences: list[str] | None = Field(None, description="How the user likes things done")
+    goals: list[str] | None = Field(None, description="What the user is trying to achieve")
+    location: str | None = Field(None, description="Where the user lives or works")
+    communication_style: str | None = Field(None, description="e.g. concise, detailed, formal")
 
 
 class Trait(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(description="snake_case field name; reuse an existing one when it fits")
-    value: Optional[str] = Field(None, description="short value in the user's own words, or null when unknown")
+    value: str | None = Field(None, description="short value in the user's own words, or null when unknown")
 
 
 class DynamicTraits(BaseModel):
@@ -89,7 +89,7 @@ def partial_model(schema: type[BaseModel]) -> type[BaseModel]:
     model quotes before it concludes)."""
     fields: dict[str, Any] = {EVIDENCE: (list[str], Field(default_factory=list, description=EVIDENCE_DESCRIPTION))}
     fields |= {
-        name: (Optional[info.annotation], Field(None, description=info.description))  # noqa: UP007
+        name: (Optional[info.annotation], Field(None, description=info.description))  # noqa: UP045 - a runtime type
         for name, info in schema.model_fields.items()
     }
     # extra="forbid" puts additionalProperties: false in the schema, so schema-constrained

@@ -16,14 +16,15 @@ from pydantic_ai.messages import ModelMessage
 from pydantic_ai.models import Model
 from pydantic_ai.usage import RunUsage
 
+from memwise.errors import NotFoundError
 from memwise.memory.profile import cap_dynamic, extract_traits, merge_profile
 from memwise.memory.retry import retry_on_conflict
 from memwise.memory.summary import refresh_summary
 from memwise.memory.transcript import assistant_texts, user_texts
 from memwise.memory.usage import UsageReport, add_counts
 from memwise.memory.window import split_turns
-from memwise.storage.turns import TurnStart
 from memwise.storage.records import Session, UserProfile
+from memwise.storage.turns import TurnStart
 
 if TYPE_CHECKING:
     from memwise.memory.memory import Memory
@@ -38,11 +39,11 @@ async def update_profile(
     """Extract traits from this run's user text (one LLM call; the assistant's replies are shown
     as context only) and merge those the user's words support, with their evidence, into the
     profile (the one `start_turn` read, when it read it; re-read after a conflict)."""
-    texts = user_texts(messages)
-    if not memory.user_analysis_memory or memory.user_id is None or not texts:
+    texts, user_id = user_texts(messages), memory.user_id
+    if not memory.user_analysis_memory or user_id is None or not texts:
         return RunUsage()
     known = memory.load_user_analysis_memory  # start_turn read the profile
-    current = start.profile if known else await memory.storage.aget_profile(memory.user_id)
+    current = start.profile if known else await memory.storage.aget_profile(user_id)
     found, usage = await extract_traits(
         model,
         current.data if current else {},
@@ -57,7 +58,7 @@ async def update_profile(
     fresh = [current]  # what the first attempt merges into; later attempts re-read
 
     async def attempt() -> None:
-        profile = fresh.pop() if fresh else await memory.storage.aget_profile(memory.user_id)
+        profile = fresh.pop() if fresh else await memory.storage.aget_profile(user_id)
         data, provenance = (profile.data, profile.provenance) if profile else ({}, {})
         patch = cap_dynamic(found, list(data)) if memory.dynamic_user_profile else found
         new_data, new_prov = merge_profile(
@@ -66,10 +67,10 @@ async def update_profile(
         )
         if profile is not None and new_data == data and new_prov == provenance:
             return
-        record = UserProfile(memory.user_id, new_data, new_prov, created_at=profile.created_at if profile else 0.0)
+        record = UserProfile(user_id, new_data, new_prov, created_at=profile.created_at if profile else 0.0)
         await memory.storage.aput_profile(record, expected_version=profile.version if profile else 0)
 
-    await retry_on_conflict(attempt, what=f"profile of user {memory.user_id!r}")
+    await retry_on_conflict(attempt, what=f"profile of user {user_id!r}")
     return usage
 
 
@@ -136,7 +137,9 @@ async def update_session(
 
     async def attempt() -> None:
         session = await memory.storage.aget_session(memory.session_id)
-        changes: dict = {}
+        if session is None:
+            raise NotFoundError(f"session {memory.session_id!r} was deleted meanwhile")
+        changes: dict[str, Any] = {}
         if memory.summary_memory:
             turns, through = await _unsummarised(memory, messages, session.summarized_through)
             key = (session.summary, session.summarized_through, through)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from typing import Any, TypeVar
 
 from pydantic_ai.messages import (
     BaseToolCallPart,
@@ -30,6 +31,7 @@ from pydantic_ai.messages import (
 )
 
 Turn = list[ModelMessage]
+_M = TypeVar("_M", bound="ModelRequest | ModelResponse")
 
 #: Request parts that carry per-run configuration or injected context, never conversation.
 _INJECTED_PARTS = (
@@ -71,12 +73,12 @@ def last_turns(messages: Iterable[ModelMessage], n: int | None) -> list[ModelMes
     return flatten(turns[-n:]) if n > 0 else []
 
 
-def _with_parts(message: ModelMessage, parts: list) -> ModelMessage | None:
+def _with_parts(message: _M, parts: list[Any]) -> _M | None:
     if not parts:
         return None
     if len(parts) == len(message.parts):
         return message
-    return replace(message, parts=parts)
+    return replace(message, parts=parts)  # type: ignore[arg-type]  # parts taken from this same message
 
 
 def drop_tool_parts(messages: Iterable[ModelMessage]) -> list[ModelMessage]:

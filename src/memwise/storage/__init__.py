@@ -4,19 +4,27 @@ when first used, so a backend's driver loads only for the backend a program uses
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from memwise.memory.memory import Memory
-    from memwise.storage.base import Storage
-    from memwise.storage.in_memory import InMemoryStorage
-    from memwise.storage.json import AsyncJSONStorage, JSONStorage
-    from memwise.storage.mem0 import AsyncMem0Storage, Mem0Storage
-    from memwise.storage.mongo import AsyncMongoStorage, MongoStorage
-    from memwise.storage.postgres import AsyncPostgresStorage, PostgresStorage
-    from memwise.storage.redis import AsyncRedisStorage, RedisStorage
-    from memwise.storage.sqlite import AsyncSqliteStorage, SqliteStorage
-    from memwise.storage.url import from_url
+from memwise._lazy import lazy_getattr
+
+if TYPE_CHECKING:  # `X as X`: re-exported names, for type checkers and linters
+    from memwise.memory.memory import Memory as Memory
+    from memwise.storage.base import Storage as Storage
+    from memwise.storage.in_memory import InMemoryStorage as InMemoryStorage
+    from memwise.storage.json import AsyncJSONStorage as AsyncJSONStorage
+    from memwise.storage.json import JSONStorage as JSONStorage
+    from memwise.storage.mem0 import AsyncMem0Storage as AsyncMem0Storage
+    from memwise.storage.mem0 import Mem0Storage as Mem0Storage
+    from memwise.storage.mongo import AsyncMongoStorage as AsyncMongoStorage
+    from memwise.storage.mongo import MongoStorage as MongoStorage
+    from memwise.storage.postgres import AsyncPostgresStorage as AsyncPostgresStorage
+    from memwise.storage.postgres import PostgresStorage as PostgresStorage
+    from memwise.storage.redis import AsyncRedisStorage as AsyncRedisStorage
+    from memwise.storage.redis import RedisStorage as RedisStorage
+    from memwise.storage.sqlite import AsyncSqliteStorage as AsyncSqliteStorage
+    from memwise.storage.sqlite import SqliteStorage as SqliteStorage
+    from memwise.storage.url import from_url as from_url
 
 _LAZY = {
     "Memory": "memwise.memory.memory",
@@ -40,16 +48,7 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    """Import the module defining `name` on first use (PEP 562)."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'memwise.storage' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr('memwise.storage', _LAZY, globals())
 
 
 def __dir__() -> list[str]:

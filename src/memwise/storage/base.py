@@ -11,12 +11,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from typing_extensions import Unpack
 
 from memwise.errors import AlreadyExistsError, LeaseHeldError, NotFoundError, SchemaVersionError, VersionConflict
 from memwise.storage.checks import (
+    Encoded,
     RunChanges,
     RunFilters,
     SessionChanges,
@@ -41,7 +42,10 @@ from memwise.storage.plan import Plan
 from memwise.storage.raw import from_raw, to_raw
 from memwise.storage.records import FINISHED_STATUSES, Page, Run, Session, StoredMessage, UserProfile
 from memwise.storage.restore import restore_messages_plan, restore_plan
+from memwise.storage.search import Searchable
 from memwise.storage.turns import TurnEnd, TurnStart, TurnStartOptions, TurnWrite, finish_turn_plan, start_turn_plan
+from memwise.storage.vectors import KIND as VECTORS
+from memwise.storage.vectors import Vectors
 
 if TYPE_CHECKING:
     from pydantic_ai.messages import ModelMessage
@@ -56,7 +60,7 @@ MIGRATIONS: list[Any] = []
 _BATCH = 200
 
 
-class Storage(Backend):
+class Storage(Searchable, Vectors, Backend):
     """Base class of every storage. Every method has an async twin named with an `a` prefix."""
 
     _opened = False
@@ -280,12 +284,16 @@ class Storage(Backend):
         """Run a plan on the blocking driver, opening the store first; `write`: the plan may write."""
         if not self._opened:
             self._run(self._p_open(), write=True)
+            while self._run(self._index_backlog(), write=True):  # one transaction per batch: resumable
+                pass
             self._opened = True
         return self._run(plan, write=write)
 
     async def _async(self, plan: Plan[T], *, write: bool) -> T:
         if not self._opened:
             await self._arun(self._p_open(), write=True)
+            while await self._arun(self._index_backlog(), write=True):
+                pass
             self._opened = True
         return await self._arun(plan, write=write)
 
@@ -325,6 +333,12 @@ class Storage(Backend):
             raw.version += 1
             yield from self._put_record(raw, raw.version - 1)
 
+    @overload
+    def _p_get(self, kind: Literal["session"], key: str) -> Plan[Session | None]: ...
+    @overload
+    def _p_get(self, kind: Literal["run"], key: str) -> Plan[Run | None]: ...
+    @overload
+    def _p_get(self, kind: Literal["profile"], key: str) -> Plan[UserProfile | None]: ...
     def _p_get(self, kind: str, key: str) -> Plan[Any]:
         raw = yield from self._get_record(kind, key)
         return None if raw is None else from_raw(raw)
@@ -366,6 +380,14 @@ class Storage(Backend):
         items = [from_raw(raw) for raw in raws]
         return Page(items, f"{raws[-1].updated_at!r}|{raws[-1].key}" if more and raws else None)
 
+    @overload
+    def _p_update(
+        self, kind: Literal["session"], key: str, expected_version: int, changes: dict[str, Any], raw: RawRecord | None = None
+    ) -> Plan[Session]: ...
+    @overload
+    def _p_update(
+        self, kind: Literal["run"], key: str, expected_version: int, changes: dict[str, Any], raw: RawRecord | None = None
+    ) -> Plan[Run]: ...
     def _p_update(
         self, kind: str, key: str, expected_version: int, changes: dict[str, Any], raw: RawRecord | None = None
     ) -> Plan[Any]:
@@ -391,8 +413,10 @@ class Storage(Backend):
         raw = yield from self._get_record("session", session_id)  # not decoded: corrupt ones go too
         if raw is None or (user_id is not None and raw.user_id != user_id):
             return False
+        self._forget_indexed(session_id)
         yield from self._delete_messages(session_id)
         yield from self._p_delete_all(RecordQuery("run", session_id=session_id, limit=_BATCH))
+        yield from self._p_delete_all(RecordQuery(VECTORS, session_id=session_id, limit=_BATCH))
         return (yield from self._delete_record("session", session_id))
 
     def _p_delete_all(self, query: RecordQuery) -> Plan[int]:
@@ -406,9 +430,10 @@ class Storage(Backend):
                 return deleted
             query = replace(query, after=(raws[-1].updated_at, raws[-1].key))
 
-    def _p_append(self, session_id: str, encoded: list[tuple[str, bool]], run_id: str | None) -> Plan[list[int]]:
+    def _p_append(self, session_id: str, encoded: list[Encoded], run_id: str | None) -> Plan[list[int]]:
         now = time.time()
-        rows = [RawMessage(0, check_optional_id(run_id, "run_id"), turn_start, now, text) for text, turn_start in encoded]
+        run_id = check_optional_id(run_id, "run_id")
+        rows = [RawMessage(0, run_id, turn_start, now, text, indexed) for text, turn_start, indexed in encoded]
         seqs = yield from self._append_messages(session_id, rows)  # checks that the session exists
         if seqs is None:
             raise NotFoundError(f"session {session_id!r} does not exist; create it before appending messages")
@@ -454,6 +479,10 @@ class Storage(Backend):
             raise AlreadyExistsError(f"run {run.run_id!r} exists already")
         return stored
 
+    @overload
+    def _p_lease(self, run_id: str, owner: str, ttl: float) -> Plan[Run]: ...
+    @overload
+    def _p_lease(self, run_id: str, owner: str, ttl: None) -> Plan[Run | None]: ...
     def _p_lease(self, run_id: str, owner: str, ttl: float | None) -> Plan[Run | None]:
         """Take (ttl given) or release (ttl None) a run's lease with a compare-and-set loop."""
         run_id = check_id(run_id, "run_id")
@@ -468,11 +497,10 @@ class Storage(Backend):
                     return None
                 run.lease_owner = run.lease_expires_at = None
             else:
-                held = run.lease_owner not in (None, owner) and (run.lease_expires_at or 0) > now
-                if held:
+                expires = run.lease_expires_at or 0.0
+                if run.lease_owner not in (None, owner) and expires > now:
                     raise LeaseHeldError(
-                        f"run {run_id!r} is being resumed by {run.lease_owner!r} "
-                        f"(lease expires in {run.lease_expires_at - now:.1f}s)"
+                        f"run {run_id!r} is being resumed by {run.lease_owner!r} (lease expires in {expires - now:.1f}s)"
                     )
                 run.lease_owner, run.lease_expires_at = owner, now + ttl
             run.version, run.updated_at = raw.version + 1, now
@@ -485,8 +513,10 @@ class Storage(Backend):
         while True:
             raws = yield from self._query_records(query)
             for raw in raws:
+                self._forget_indexed(raw.key)
                 counts["messages"] += yield from self._delete_messages(raw.key)
                 counts["runs"] += yield from self._p_delete_all(RecordQuery("run", session_id=raw.key, limit=_BATCH))
+                yield from self._p_delete_all(RecordQuery(VECTORS, session_id=raw.key, limit=_BATCH))
                 counts["sessions"] += bool((yield from self._delete_record("session", raw.key)))
             if len(raws) < query.limit:
                 return counts

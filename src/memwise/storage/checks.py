@@ -4,14 +4,17 @@ the argument, before any plan sends a command."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, TypedDict
+from typing import Any, TypedDict, TypeVar
 
 from memwise.errors import CorruptRecordError, InvalidInputError
-from memwise.storage.codec import dumps, encode_message
+from memwise.storage.codec import dumps, encode_message, to_message
 from memwise.storage.contract import RawMessage, RecordQuery
 from memwise.storage.records import RUN_STATUSES, Run, Session, StoredMessage, UserProfile
+from memwise.storage.search_text import search_text
+
+R = TypeVar("R")
 
 
 class SessionChanges(TypedDict, total=False):
@@ -69,22 +72,22 @@ def check_json_dict(value: Any, name: str) -> dict[str, Any]:
 
 
 def check_usage(value: Any) -> dict[str, int]:
-    check_json_dict(value, "usage")
-    for key, count in value.items():
+    usage = check_json_dict(value, "usage")
+    for key, count in usage.items():
         if isinstance(count, bool) or not isinstance(count, int):
             raise InvalidInputError(f"usage[{key!r}] must be an integer, not {count!r}")
-    return value
+    return usage
 
 
-def check_known(values: dict[str, Any], allowed: type, what: str) -> dict[str, Any]:
+def check_known(values: Mapping[str, Any], allowed: type, what: str) -> dict[str, Any]:
     unknown = set(values) - set(allowed.__annotations__)
     if unknown:
         raise InvalidInputError(f"{what} has no field {', '.join(sorted(unknown))}; known: {', '.join(allowed.__annotations__)}")
-    return values
+    return dict(values)
 
 
-def check_session_changes(changes: dict[str, Any]) -> dict[str, Any]:
-    check_known(changes, SessionChanges, "a session")
+def check_session_changes(given: Mapping[str, Any]) -> dict[str, Any]:
+    changes = check_known(given, SessionChanges, "a session")
     if changes.get("summary") is not None and not isinstance(changes["summary"], str):
         raise InvalidInputError(f"summary must be a string or None, not {type(changes['summary']).__name__}")
     if "summarized_through" in changes:
@@ -96,8 +99,8 @@ def check_session_changes(changes: dict[str, Any]) -> dict[str, Any]:
     return changes
 
 
-def check_run_changes(changes: dict[str, Any]) -> dict[str, Any]:
-    check_known(changes, RunChanges, "a run")
+def check_run_changes(given: Mapping[str, Any]) -> dict[str, Any]:
+    changes = check_known(given, RunChanges, "a run")
     if "status" in changes and changes["status"] not in RUN_STATUSES:
         raise InvalidInputError(f"status must be one of {', '.join(RUN_STATUSES)}, not {changes['status']!r}")
     if changes.get("checkpoint") is not None:
@@ -115,9 +118,10 @@ def check_stamp(value: Any, name: str) -> float:
     return float(value)
 
 
-def _check_instance(value: Any, cls: type, name: str) -> None:
+def _check_instance(value: Any, cls: type[R], name: str) -> R:
     if not isinstance(value, cls):
         raise InvalidInputError(f"{name} must be a {cls.__name__}, not {type(value).__name__}")
+    return value
 
 
 def _check_ids(record: Any, kind: str, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> None:
@@ -127,15 +131,15 @@ def _check_ids(record: Any, kind: str, required: tuple[str, ...], optional: tupl
         check_optional_id(getattr(record, field_name), f"{kind}.{field_name}")
 
 
-def check_session(session: Any) -> Session:
-    _check_instance(session, Session, "session")
+def check_session(value: Any) -> Session:
+    session = _check_instance(value, Session, "session")
     _check_ids(session, "session", ("session_id",), ("user_id", "agent_id"))
     check_session_changes({name: getattr(session, name) for name in SessionChanges.__annotations__})
     return session
 
 
-def check_run(run: Any) -> Run:
-    _check_instance(run, Run, "run")
+def check_run(value: Any) -> Run:
+    run = _check_instance(value, Run, "run")
     _check_ids(run, "run", ("run_id", "session_id"), ("user_id", "agent_id", "lease_owner"))
     if run.lease_expires_at is not None:
         check_stamp(run.lease_expires_at, "run.lease_expires_at")
@@ -143,8 +147,8 @@ def check_run(run: Any) -> Run:
     return run
 
 
-def check_profile(profile: Any) -> UserProfile:
-    _check_instance(profile, UserProfile, "profile")
+def check_profile(value: Any) -> UserProfile:
+    profile = _check_instance(value, UserProfile, "profile")
     _check_ids(profile, "profile", ("user_id",))
     check_json_dict(profile.data, "profile.data")
     check_json_dict(profile.provenance, "profile.provenance")
@@ -154,14 +158,17 @@ def check_profile(profile: Any) -> UserProfile:
 def check_restorable(record: Any) -> Session | Run | UserProfile:
     """The checks `Storage.restore` makes before writing: those of creating the record, plus its
     version and timestamps. Lets an import check a whole file before writing anything."""
-    check = {Session: check_session, Run: check_run, UserProfile: check_profile}.get(type(record))
+    checks: dict[type, Callable[[Any], Session | Run | UserProfile]] = {
+        Session: check_session, Run: check_run, UserProfile: check_profile
+    }
+    check = checks.get(type(record))
     if check is None:
         raise InvalidInputError(f"restore takes a Session, Run or UserProfile, not {type(record).__name__}")
-    check(record)
-    check_count(record.version, "version")
-    check_stamp(record.created_at, "created_at")
-    check_stamp(record.updated_at, "updated_at")
-    return record
+    checked = check(record)
+    check_count(checked.version, "version")
+    check_stamp(checked.created_at, "created_at")
+    check_stamp(checked.updated_at, "updated_at")
+    return checked
 
 
 def check_restorable_messages(session_id: str, messages: Sequence[Any]) -> list[RawMessage]:
@@ -184,17 +191,18 @@ def check_restorable_messages(session_id: str, messages: Sequence[Any]) -> list[
             data = message.data
         except CorruptRecordError as exc:
             raise InvalidInputError(f"{what}.body: {exc}") from None
-        _, turn_start = encode_message(data, what)
+        model = to_message(data, what)
+        _, turn_start = encode_message(model, what)
         if message.turn_start is not turn_start:
             raise InvalidInputError(f"{what}.turn_start must be {turn_start} for this message, not {message.turn_start!r}")
         created_at = check_stamp(message.created_at, f"{what}.created_at")
         run_id = check_optional_id(message.run_id, f"{what}.run_id")
-        rows.append(RawMessage(message.seq, run_id, turn_start, created_at, dumps(data, what)))
+        rows.append(RawMessage(message.seq, run_id, turn_start, created_at, dumps(data, what), search_text(model)))
     return rows
 
 
-def record_query(kind: str, limit: int, cursor: str | None, filters: dict[str, Any]) -> RecordQuery:
-    check_known(filters, SessionFilters if kind == "session" else RunFilters, f"listing {kind}s")
+def record_query(kind: str, limit: int, cursor: str | None, given: Mapping[str, Any]) -> RecordQuery:
+    filters = check_known(given, SessionFilters if kind == "session" else RunFilters, f"listing {kind}s")
     for name in ("user_id", "agent_id", "session_id"):
         check_optional_id(filters.get(name), name)
     status = filters.pop("status", None)
@@ -214,11 +222,19 @@ def record_query(kind: str, limit: int, cursor: str | None, filters: dict[str, A
     return RecordQuery(kind, after=after, limit=check_count(limit, "limit") + 1, **filters)
 
 
-def check_messages(session_id: str, messages: Sequence[Any]) -> list[tuple[str, bool]]:
+#: A message ready to append: its JSON text, whether it starts a user turn, its search text.
+Encoded = tuple[str, bool, str]
+
+
+def check_messages(session_id: str, messages: Sequence[Any]) -> list[Encoded]:
     check_id(session_id, "session_id")
     if isinstance(messages, (str, bytes, dict)) or not isinstance(messages, Sequence):
         raise InvalidInputError(f"messages must be a list of pydantic-ai messages, not {type(messages).__name__}")
-    return [encode_message(message, f"messages[{index}]") for index, message in enumerate(messages)]
+    encoded = []
+    for index, message in enumerate(messages):
+        model = to_message(message, f"messages[{index}]")
+        encoded.append((*encode_message(model, f"messages[{index}]"), search_text(model)))
+    return encoded
 
 
 def prune_cutoff(older_than: datetime | timedelta | float) -> float:

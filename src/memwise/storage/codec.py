@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import fields
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic_core import from_json
@@ -69,7 +69,7 @@ def load_object(text: str | bytes, what: str) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=1)
-def _message_adapter() -> TypeAdapter[Any]:
+def _message_adapter() -> TypeAdapter[ModelMessage]:
     from pydantic import TypeAdapter
     from pydantic_ai.messages import ModelMessage
 
@@ -78,21 +78,34 @@ def _message_adapter() -> TypeAdapter[Any]:
 
 def encode_message(message: ModelMessage | dict[str, Any], what: str) -> tuple[str, bool]:
     """Return (JSON text, starts a user turn) for one pydantic-ai message or its JSON form."""
+    return _encode(to_message(message, what), what)
+
+
+def to_message(message: ModelMessage | dict[str, Any], what: str) -> ModelMessage:
+    """The pydantic-ai message itself, from one or from its JSON form; InvalidInputError if neither."""
     from pydantic import ValidationError
     from pydantic_ai.messages import ModelRequest, ModelResponse
 
-    adapter = _message_adapter()
     try:
         if isinstance(message, dict):
-            message = adapter.validate_python(message)
-        elif not isinstance(message, (ModelRequest, ModelResponse)):
-            raise TypeError(f"got a {type(message).__name__}")
-        text = adapter.dump_json(message).decode()
+            return _message_adapter().validate_python(message)
     except (ValidationError, TypeError, ValueError, AttributeError) as exc:
-        raise InvalidInputError(
-            f"{what} is not a pydantic-ai ModelMessage (ModelRequest/ModelResponse): {exc}"
-        ) from None
+        raise _not_a_message(what, exc) from None
+    if not isinstance(message, (ModelRequest, ModelResponse)):
+        raise _not_a_message(what, f"got a {type(message).__name__}")
+    return message
+
+
+def _encode(message: ModelMessage, what: str) -> tuple[str, bool]:
+    try:
+        text = _message_adapter().dump_json(message).decode()
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise _not_a_message(what, exc) from None
     return text, is_turn_start(message)
+
+
+def _not_a_message(what: str, why: object) -> InvalidInputError:
+    return InvalidInputError(f"{what} is not a pydantic-ai ModelMessage (ModelRequest/ModelResponse): {why}")
 
 
 def is_turn_start(message: ModelMessage) -> bool:
@@ -106,26 +119,26 @@ def decode_message(data: dict[str, Any]) -> ModelMessage:
     return _message_adapter().validate_python(data)
 
 
-@lru_cache(maxsize=None)
+@cache
 def field_names(cls: type) -> frozenset[str]:
     return frozenset(f.name for f in fields(cls))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _body_fields(cls: type, skip: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(f.name for f in fields(cls) if f.name not in skip)
 
 
 def record_body(obj: Any, skip: tuple[str, ...]) -> dict[str, Any]:
     """The JSON body of a record dataclass: every field except those kept as columns."""
-    return {name: getattr(obj, name) for name in _body_fields(type(obj), skip)}
+    return {name: getattr(obj, name) for name in _body_fields(type(obj), skip)}  # type: ignore[arg-type]  # mypy: a class is Hashable
 
 
 def record_from_body(cls: type[R], body: Any, what: str, **columns: Any) -> R:
     """Rebuild a record dataclass from its stored body and columns; bad shapes are corruption."""
     if not isinstance(body, dict):
         raise CorruptRecordError(f"{what} is corrupted: expected a JSON object, got {type(body).__name__}")
-    names = field_names(cls)
+    names = field_names(cls)  # type: ignore[arg-type]  # mypy: a class is Hashable
     try:
         return cls(**{k: v for k, v in body.items() if k in names}, **columns)
     except TypeError as exc:

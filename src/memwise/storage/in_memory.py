@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from memwise.storage.base import Storage
 from memwise.storage.contract import RawMessage, RawRecord, RecordQuery, newest_first
 from memwise.storage.options import common_options
-from memwise.storage.plan import Plan, T, call, drive, execute_call
+from memwise.storage.plan import CallPlan, Plan, T, call, drive, execute_call, nothing
 
 
 @dataclass
@@ -39,14 +39,14 @@ class InMemoryStorage(Storage):
     async def _arun(self, plan: Plan[T], *, write: bool) -> T:
         return self._run(plan, write=write)  # no I/O: never blocks the loop for long
 
-    def _setup(self) -> Plan[None]:
-        return (yield from call(lambda: None))
+    def _setup(self) -> CallPlan[None]:
+        return nothing()  # nothing to create
 
-    def _get_record(self, kind: str, key: str) -> Plan[RawRecord | None]:
+    def _get_record(self, kind: str, key: str) -> CallPlan[RawRecord | None]:
         raw = yield from call(self._records.get, (kind, key))
         return None if raw is None else replace(raw)
 
-    def _put_record(self, record: RawRecord, expected_version: int) -> Plan[bool]:
+    def _put_record(self, record: RawRecord, expected_version: int) -> CallPlan[bool]:
         return (yield from call(self._cas, replace(record), expected_version))
 
     def _cas(self, record: RawRecord, expected_version: int) -> bool:
@@ -56,17 +56,17 @@ class InMemoryStorage(Storage):
         self._records[(record.kind, record.key)] = record
         return True
 
-    def _delete_record(self, kind: str, key: str) -> Plan[bool]:
+    def _delete_record(self, kind: str, key: str) -> CallPlan[bool]:
         return (yield from call(lambda: self._records.pop((kind, key), None) is not None))
 
-    def _query_records(self, query: RecordQuery) -> Plan[list[RawRecord]]:
+    def _query_records(self, query: RecordQuery) -> CallPlan[list[RawRecord]]:
         return (yield from call(self._query, query))
 
     def _query(self, query: RecordQuery) -> list[RawRecord]:
         found = sorted(filter(query.matches, self._records.values()), key=newest_first, reverse=True)
         return [replace(raw) for raw in found[: query.limit]]
 
-    def _append_messages(self, session_id: str, messages: list[RawMessage]) -> Plan[list[int] | None]:
+    def _append_messages(self, session_id: str, messages: list[RawMessage]) -> CallPlan[list[int] | None]:
         return (yield from call(self._append, session_id, messages))
 
     def _append(self, session_id: str, messages: list[RawMessage]) -> list[int] | None:
@@ -84,7 +84,7 @@ class InMemoryStorage(Storage):
 
     def _read_messages(
         self, session_id: str, after_seq: int, last_turns: int | None, limit: int | None
-    ) -> Plan[list[RawMessage]]:
+    ) -> CallPlan[list[RawMessage]]:
         return (yield from call(self._read, session_id, after_seq, last_turns, limit))
 
     def _read(self, session_id: str, after_seq: int, last_turns: int | None, limit: int | None) -> list[RawMessage]:
@@ -97,7 +97,7 @@ class InMemoryStorage(Storage):
         end = len(log.messages) if limit is None else min(len(log.messages), start + limit)
         return [replace(message) for message in log.messages[start:end]]
 
-    def _delete_messages(self, session_id: str) -> Plan[int]:
+    def _delete_messages(self, session_id: str) -> CallPlan[int]:
         return (yield from call(lambda: len(self._logs.pop(session_id, _Log()).messages)))
 
 

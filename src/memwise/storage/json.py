@@ -50,7 +50,7 @@ from memwise.errors import CorruptRecordError, SchemaVersionError, StorageError
 from memwise.storage.base import Storage
 from memwise.storage.contract import RawMessage, RawRecord, RecordQuery, newest_first
 from memwise.storage.options import common_options
-from memwise.storage.plan import Plan, T, call, drive, execute_call
+from memwise.storage.plan import CallPlan, Plan, T, call, drive, execute_call
 
 try:
     import fcntl
@@ -176,7 +176,7 @@ class JSONStorage(Storage):
             raise StorageError("JSONStorage: a write ran inside a read-only plan (it must be run with write=True)")
 
     # ================================================================ schema
-    def _setup(self) -> Plan[None]:
+    def _setup(self) -> CallPlan[None]:
         return (yield from call(self._make_dirs))
 
     def _make_dirs(self) -> None:
@@ -201,7 +201,7 @@ class JSONStorage(Storage):
     def _record_path(self, kind: str, key: str) -> str:
         return os.path.join(self._records_dir, _file_name(kind), _file_name(key) + ".json")
 
-    def _get_record(self, kind: str, key: str) -> Plan[RawRecord | None]:
+    def _get_record(self, kind: str, key: str) -> CallPlan[RawRecord | None]:
         return (yield from call(self._get, kind, key))
 
     def _get(self, kind: str, key: str) -> RawRecord | None:
@@ -213,7 +213,7 @@ class JSONStorage(Storage):
         record = _decode_record(path, data)
         return record if (record.kind, record.key) == (kind, key) else None
 
-    def _put_record(self, record: RawRecord, expected_version: int) -> Plan[bool]:
+    def _put_record(self, record: RawRecord, expected_version: int) -> CallPlan[bool]:
         return (yield from call(self._cas, record, expected_version))
 
     def _cas(self, record: RawRecord, expected_version: int) -> bool:
@@ -246,7 +246,7 @@ class JSONStorage(Storage):
         os.replace(temp, path)
         self._sync_dir(folder)
 
-    def _delete_record(self, kind: str, key: str) -> Plan[bool]:
+    def _delete_record(self, kind: str, key: str) -> CallPlan[bool]:
         return (yield from call(self._unlink, self._record_path(kind, key)))
 
     def _unlink(self, path: str) -> bool:
@@ -258,7 +258,7 @@ class JSONStorage(Storage):
         self._sync_dir(os.path.dirname(path))
         return True
 
-    def _query_records(self, query: RecordQuery) -> Plan[list[RawRecord]]:
+    def _query_records(self, query: RecordQuery) -> CallPlan[list[RawRecord]]:
         return (yield from call(self._query, query))
 
     def _query(self, query: RecordQuery) -> list[RawRecord]:
@@ -291,7 +291,7 @@ class JSONStorage(Storage):
     def _log_path(self, session_id: str) -> str:
         return os.path.join(self._messages_dir, _file_name(session_id) + ".jsonl")
 
-    def _append_messages(self, session_id: str, messages: list[RawMessage]) -> Plan[list[int] | None]:
+    def _append_messages(self, session_id: str, messages: list[RawMessage]) -> CallPlan[list[int] | None]:
         return (yield from call(self._append, session_id, messages))
 
     def _append(self, session_id: str, messages: list[RawMessage]) -> list[int] | None:
@@ -346,7 +346,7 @@ class JSONStorage(Storage):
 
     def _read_messages(
         self, session_id: str, after_seq: int, last_turns: int | None, limit: int | None
-    ) -> Plan[list[RawMessage]]:
+    ) -> CallPlan[list[RawMessage]]:
         return (yield from call(self._read, session_id, after_seq, last_turns, limit))
 
     def _read(self, session_id: str, after_seq: int, last_turns: int | None, limit: int | None) -> list[RawMessage]:
@@ -374,7 +374,7 @@ class JSONStorage(Storage):
         finally:
             os.close(fd)
 
-    def _delete_messages(self, session_id: str) -> Plan[int]:
+    def _delete_messages(self, session_id: str) -> CallPlan[int]:
         return (yield from call(self._drop_log, session_id))
 
     def _drop_log(self, session_id: str) -> int:

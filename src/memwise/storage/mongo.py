@@ -30,7 +30,8 @@ delete comes after its insert, so no message outlives its session (unless the wr
 its insert and its second check).
 
 Sync calls run plans with `MongoClient`; async calls run the same plans with `AsyncMongoClient`
-(one per event loop, as pymongo binds it to one), so the event loop never blocks.
+(one per event loop, as pymongo binds it to one, closed when that loop shuts down: see
+`memwise.storage.loops`), so the event loop never blocks.
 """
 
 from __future__ import annotations
@@ -39,14 +40,16 @@ import asyncio
 import random
 import threading
 import time
-from collections.abc import Iterator
+import weakref
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from memwise.errors import ConfigurationError, InvalidInputError, StorageError, StorageUnavailableError
 from memwise.storage.base import Storage
 from memwise.storage.contract import INDEX_FIELDS, RawMessage, RawRecord, RecordQuery
+from memwise.storage.loops import LoopClients
 from memwise.storage.options import common_options
 from memwise.storage.plan import Plan, T, adrive, drive
 
@@ -69,17 +72,21 @@ _MESSAGES_PER_TURN_GUESS = 8
 _BACKOFF_BASE = 0.0005
 _BACKOFF_MAX = 0.02
 _LOCK_STRIPES = 64
-#: async clients dropped by a sync close() called on their own running loop, kept (and closed)
-#: until that loop shuts its async generators down
-_ORPHANS: dict[asyncio.AbstractEventLoop, list[Any]] = {}
+
+
+#: The pymongo collection methods MongoStorage's plans call.
+Op = Literal[
+    "find", "aggregate", "find_one", "insert_one", "insert_many", "replace_one", "delete_one", "delete_many",
+    "create_indexes",
+]
 
 
 @dataclass(frozen=True, slots=True)
 class Mongo:
     """One command: `collection.op(*args, **kwargs)`; "find" and "aggregate" return the list of documents."""
 
-    collection: str  # "records" or "messages"
-    op: str
+    collection: Literal["records", "messages"]
+    op: Op
     args: tuple[Any, ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
 
@@ -99,13 +106,18 @@ class _Queue:
     key: str
 
 
+#: A plan of MongoDB commands, local backoffs and local append locks.
+MongoPlan = Generator[Mongo | _Sleep | _Queue, Any, T]
+
+
 @dataclass(slots=True)
 class _LoopState:
-    """What async calls use on one event loop: its client's collections, the generator that closes
-    the client when the loop shuts down (None for a client we were given), local append locks."""
+    """What async calls use on one event loop: its client (`owned`: made here, so closed here), the
+    client's collections, local append locks."""
 
+    client: AsyncMongoClient[dict[str, Any]]
+    owned: bool
     collections: dict[str, Any]
-    closer: Any
     locks: list[asyncio.Lock]
 
 
@@ -144,8 +156,8 @@ class MongoStorage(Storage):
         db_url: str | None = None,
         db_name: str | None = None,
         *,
-        client: MongoClient | None = None,
-        async_client: AsyncMongoClient | None = None,
+        client: MongoClient[dict[str, Any]] | None = None,
+        async_client: AsyncMongoClient[dict[str, Any]] | None = None,
         collection_prefix: str = "memwise",
         timeout: float = 10.0,
         session_table: str | None = None,
@@ -188,9 +200,10 @@ class MongoStorage(Storage):
         }
         self._names = {name: f"{collection_prefix}_{name}" for name in ("records", "messages")}
         self._client = client
+        self._client_closer: weakref.finalize[Any, Any] | None = None
         self._given_async_client = async_client
         self._sync_collections: dict[str, Any] = {}
-        self._loops: dict[asyncio.AbstractEventLoop, _LoopState] = {}  # an async client is bound to one loop
+        self._loops = LoopClients(repr(self), self._open_loop_state, _close_loop_state)  # a client per loop
         self._lock = threading.Lock()
         self._closed = False
         # session_id -> the last seq this storage appended: a hint that keeps the "last message"
@@ -213,36 +226,25 @@ class MongoStorage(Storage):
                         "this MongoStorage was given only an async_client: use its async methods, or also pass client="
                     )
                 self._client = MongoClient(self.db_url, **self._client_options)
+                # closed by close(), else when this storage goes away or at exit (pymongo warns otherwise)
+                self._client_closer = weakref.finalize(self, self._client.close)
             db = self._client[self.db_name]
             self._sync_collections = {name: db[real] for name, real in self._names.items()}
         return self._sync_collections
 
-    def _loop_state(self) -> _LoopState:
-        loop = asyncio.get_running_loop()
-        state = self._loops.get(loop)
-        if state is not None:
-            return state
-        with self._lock:
-            self._check_open()
-            for old in [old for old in self._loops if old.is_closed()]:
-                del self._loops[old]  # their loops closed their clients when shutting down
-            closer = None
-            if self._owns_clients:
-                client = AsyncMongoClient(self.db_url, **self._client_options)
-                closer = _close_with_loop(client)
-                try:
-                    closer.asend(None).send(None)  # run it to its first yield: the loop now tracks it
-                except StopIteration:
-                    pass
-            else:
-                client = self._given_async_client
-            db = client[self.db_name]
-            state = self._loops[loop] = _LoopState(
-                {name: db[real] for name, real in self._names.items()},
-                closer,
-                [asyncio.Lock() for _ in range(_LOCK_STRIPES)],
-            )
-        return state
+    async def _open_loop_state(self) -> _LoopState:
+        owned = self._owns_clients
+        if owned:
+            client = AsyncMongoClient(self.db_url, **self._client_options)
+        elif self._given_async_client is None:
+            raise ConfigurationError("this MongoStorage was given only a client: use its sync methods, or also pass async_client=")
+        else:
+            client = self._given_async_client
+        db = client[self.db_name]
+        return _LoopState(
+            client, owned, {name: db[real] for name, real in self._names.items()},
+            [asyncio.Lock() for _ in range(_LOCK_STRIPES)],
+        )
 
     def _check_open(self) -> None:
         if self._closed:
@@ -264,7 +266,7 @@ class MongoStorage(Storage):
     async def _aexecute(self, command: Mongo | _Sleep | _Queue) -> Any:
         if isinstance(command, _Sleep):
             return await asyncio.sleep(command.seconds)
-        state = self._loop_state()
+        state = await self._loops.get()
         if isinstance(command, _Queue):
             lock = state.locks[hash(command.key) % _LOCK_STRIPES]
             await lock.acquire()
@@ -304,34 +306,27 @@ class MongoStorage(Storage):
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            client, self._client, self._sync_collections = self._client, None, {}
-            entries, self._loops = self._loops, {}
-        if not self._owns_clients:
-            return
-        if client is not None:
-            client.close()
-        for loop, state in entries.items():
-            if state.closer is not None:
-                _close_on(loop, state.closer)
+            closer, self._client_closer = self._client_closer, None
+            self._client, self._sync_collections = None, {}
+        if closer is not None:
+            closer()
+        self._loops.close()
 
     async def aclose(self) -> None:
-        with self._lock:
-            state = self._loops.pop(asyncio.get_running_loop(), None)
-        if state is not None and state.closer is not None:
-            await state.closer.aclose()
+        await self._loops.aclose()
         self.close()
 
     # ================================================================ schema
-    def _setup(self) -> Plan[None]:
+    def _setup(self) -> MongoPlan[None]:
         yield Mongo("records", "create_indexes", (_records_indexes(),))
         yield Mongo("messages", "create_indexes", (_messages_indexes(),))
 
     # ================================================================ records
-    def _get_record(self, kind: str, key: str) -> Plan[RawRecord | None]:
+    def _get_record(self, kind: str, key: str) -> MongoPlan[RawRecord | None]:
         doc = yield Mongo("records", "find_one", ({"_id": _record_id(kind, key)},))
         return None if doc is None else _raw_record(doc)
 
-    def _put_record(self, record: RawRecord, expected_version: int) -> Plan[bool]:
+    def _put_record(self, record: RawRecord, expected_version: int) -> MongoPlan[bool]:
         doc = _record_doc(record)
         if expected_version == 0:
             try:
@@ -339,16 +334,17 @@ class MongoStorage(Storage):
             except DuplicateKeyError:
                 return False
             return True
-        matched = yield Mongo("records", "replace_one", ({"_id": doc["_id"], "version": expected_version}, doc))
+        matched: int = yield Mongo("records", "replace_one", ({"_id": doc["_id"], "version": expected_version}, doc))
         return matched == 1
 
-    def _delete_record(self, kind: str, key: str) -> Plan[bool]:
-        deleted = (yield Mongo("records", "delete_one", ({"_id": _record_id(kind, key)},))) == 1
+    def _delete_record(self, kind: str, key: str) -> MongoPlan[bool]:
+        count: int = yield Mongo("records", "delete_one", ({"_id": _record_id(kind, key)},))
+        deleted = count == 1
         if kind == "session":  # again, after the record: an append that passed its check meanwhile
             yield from self._delete_messages(key)
         return deleted
 
-    def _query_records(self, query: RecordQuery) -> Plan[list[RawRecord]]:
+    def _query_records(self, query: RecordQuery) -> MongoPlan[list[RawRecord]]:
         where: dict[str, Any] = {"kind": query.kind}
         for name in ("user_id", "agent_id", "session_id"):
             if getattr(query, name) is not None:
@@ -383,7 +379,7 @@ class MongoStorage(Storage):
             spare = seen * 2  # many ties on one stamp: look further
 
     # ================================================================ messages
-    def _append_messages(self, session_id: str, messages: list[RawMessage]) -> Plan[list[int] | None]:
+    def _append_messages(self, session_id: str, messages: list[RawMessage]) -> MongoPlan[list[int] | None]:
         if not messages:
             return None if (yield from self._last_seq(session_id)) is None else []
         # Writers of this process queue on a local lock instead of racing on the server; other
@@ -394,7 +390,7 @@ class MongoStorage(Storage):
         finally:
             release()
 
-    def _append_batch(self, session_id: str, messages: list[RawMessage]) -> Plan[list[int] | None]:
+    def _append_batch(self, session_id: str, messages: list[RawMessage]) -> MongoPlan[list[int] | None]:
         for attempt in range(_MAX_APPEND_ATTEMPTS):
             if attempt:  # lost a race: back off a little so the writers spread out
                 yield _Sleep(random.uniform(0, min(_BACKOFF_MAX, _BACKOFF_BASE * 2 ** min(attempt, 16))))
@@ -420,10 +416,10 @@ class MongoStorage(Storage):
             return list(range(first, end + 1))
         raise StorageError(f"could not append to session {session_id!r}: {_MAX_APPEND_ATTEMPTS} conflicting attempts")
 
-    def _take_back(self, docs: list[dict[str, Any]]) -> Plan[None]:
+    def _take_back(self, docs: list[dict[str, Any]]) -> MongoPlan[None]:
         yield Mongo("messages", "delete_many", ({"_id": {"$in": [doc["_id"] for doc in docs]}},))
 
-    def _last_seq(self, session_id: str) -> Plan[int | None]:
+    def _last_seq(self, session_id: str) -> MongoPlan[int | None]:
         """The end of the session's newest batch (0 when it has no messages), or None when the
         session's record does not exist. Two finds on indexes: a `$lookup` doing both in one
         round trip scanned the whole message collection on SecantusDB (200 ms at 2,000 messages)."""
@@ -439,7 +435,8 @@ class MongoStorage(Storage):
                 {"sort": [("seq", pymongo.DESCENDING)], "limit": 1},
             )
             if docs:
-                return max(docs[0]["seq"], docs[0].get("batch_end", 0))
+                last: int = max(docs[0]["seq"], docs[0].get("batch_end", 0))
+                return last
             if not hint:
                 return 0
             hint = 0  # the hinted message is gone (deleted): look at the whole session
@@ -451,7 +448,7 @@ class MongoStorage(Storage):
 
     def _read_messages(
         self, session_id: str, after_seq: int, last_turns: int | None, limit: int | None
-    ) -> Plan[list[RawMessage]]:
+    ) -> MongoPlan[list[RawMessage]]:
         start = after_seq
         if last_turns is not None:
             # Near the session's known end first: a sort over all its turns is slow on servers
@@ -479,37 +476,15 @@ class MongoStorage(Storage):
             for doc in docs
         ]
 
-    def _delete_messages(self, session_id: str) -> Plan[int]:
+    def _delete_messages(self, session_id: str) -> MongoPlan[int]:
         self._hints.pop(session_id, None)
-        return (yield Mongo("messages", "delete_many", ({"session_id": session_id},)))
+        deleted: int = yield Mongo("messages", "delete_many", ({"session_id": session_id},))
+        return deleted
 
 
-def _close_on(loop: asyncio.AbstractEventLoop, closer: Any) -> None:
-    """Close an async client (through its closer) on its own loop, from outside a coroutine."""
-    if loop.is_closed():
-        return  # the loop's shutdown closed it
-    try:
-        running = asyncio.get_running_loop()
-    except RuntimeError:
-        running = None
-    if not loop.is_running() and running is None:
-        loop.run_until_complete(closer.aclose())
-        return
-    if loop.is_running() and running is not loop:
-        asyncio.run_coroutine_threadsafe(closer.aclose(), loop)
-    else:  # called inside a running loop, which cannot wait here: the loop's shutdown closes it
-        for done in [done for done in _ORPHANS if done.is_closed()]:
-            del _ORPHANS[done]
-        _ORPHANS.setdefault(loop, []).append(closer)
-
-
-async def _close_with_loop(client: AsyncMongoClient) -> Any:
-    """An async generator that closes `client` when its event loop shuts its generators down
-    (`asyncio.run` and `asyncio.Runner` do), so a forgotten `aclose()` leaves no open socket."""
-    try:
-        yield
-    finally:
-        await client.close()
+async def _close_loop_state(state: _LoopState) -> None:
+    if state.owned:
+        await state.client.close()
 
 
 # ==================================================================== documents

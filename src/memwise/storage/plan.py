@@ -13,10 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 T = TypeVar("T")
+C = TypeVar("C")
+#: A plan of the core (`Storage`), which runs on every backend: it yields whatever the backend's
+#: primitives yield, and `Batch`es. A backend names its own vocabulary (`SqlPlan`, `RedisPlan`,
+#: `MongoPlan`, `Mem0Plan`, `CallPlan`); those plans are `Plan`s too.
 Plan = Generator[Any, Any, T]
+#: A plain Python call, `(fn, args)`: the command of backends without a server (in-memory, JSON).
+FnCall = tuple[Callable[..., Any], tuple[Any, ...]]
+CallPlan = Generator[FnCall, Any, T]
 
 
 @dataclass(slots=True, frozen=True)
@@ -53,7 +60,7 @@ def gather(*plans: Plan[Any]) -> Plan[list[Any]]:
                     replies = [exc]
             else:
                 replies = yield Batch(tuple(pending[i] for i in order))
-            for i, reply in zip(order, replies):
+            for i, reply in zip(order, replies, strict=True):
                 plan = plans[i]
                 try:
                     pending[i] = plan.throw(reply) if isinstance(reply, Exception) else plan.send(reply)
@@ -67,12 +74,13 @@ def gather(*plans: Plan[Any]) -> Plan[list[Any]]:
 
 
 def nothing() -> Plan[None]:
-    """A plan that sends no command: a placeholder among `gather`'s plans."""
+    """The empty plan: sends no command, returns None (a placeholder among `gather`'s plans, the
+    body of a primitive a backend does not need, such as `_setup`)."""
     return None
     yield  # unreachable: only makes this function a generator
 
 
-def run_each(commands: Sequence[Any], execute: Callable[[Any], Any]) -> list[Any]:
+def run_each(commands: Sequence[C], execute: Callable[[C], Any]) -> list[Any]:
     """A batch run command by command: the fallback for drivers without a batch executor."""
     replies: list[Any] = []
     for command in commands:
@@ -83,7 +91,7 @@ def run_each(commands: Sequence[Any], execute: Callable[[Any], Any]) -> list[Any
     return replies
 
 
-async def arun_each(commands: Sequence[Any], execute: Callable[[Any], Awaitable[Any]]) -> list[Any]:
+async def arun_each(commands: Sequence[C], execute: Callable[[C], Awaitable[Any]]) -> list[Any]:
     """The asyncio twin of `run_each`."""
     replies: list[Any] = []
     for command in commands:
@@ -95,9 +103,12 @@ async def arun_each(commands: Sequence[Any], execute: Callable[[Any], Awaitable[
 
 
 def drive(
-    plan: Plan[T], execute: Callable[[Any], Any], execute_batch: Callable[[Sequence[Any]], list[Any]] | None = None
+    plan: Generator[C, Any, T],
+    execute: Callable[[C], Any],
+    execute_batch: Callable[[Sequence[C]], list[Any]] | None = None,
 ) -> T:
-    """Run a plan with a blocking executor; an executor error is thrown into the plan."""
+    """Run a plan of commands `C` (and `Batch`es of them) with a blocking executor; an executor
+    error is thrown into the plan."""
     try:
         command = next(plan)
         while True:
@@ -113,13 +124,13 @@ def drive(
             else:
                 command = plan.send(result)
     except StopIteration as done:
-        return done.value
+        return cast(T, done.value)  # the plan's return value (StopIteration does not type it)
 
 
 async def adrive(
-    plan: Plan[T],
-    execute: Callable[[Any], Awaitable[Any]],
-    execute_batch: Callable[[Sequence[Any]], Awaitable[list[Any]]] | None = None,
+    plan: Generator[C, Any, T],
+    execute: Callable[[C], Awaitable[Any]],
+    execute_batch: Callable[[Sequence[C]], Awaitable[list[Any]]] | None = None,
 ) -> T:
     """The asyncio twin of `drive`."""
     try:
@@ -137,14 +148,15 @@ async def adrive(
             else:
                 command = plan.send(result)
     except StopIteration as done:
-        return done.value
+        return cast(T, done.value)
 
 
-def call(fn: Callable[..., T], *args: Any) -> Plan[T]:
+def call(fn: Callable[..., T], *args: Any) -> CallPlan[T]:
     """A plan step for backends whose commands are plain Python calls (in-memory, JSON files)."""
-    return (yield (fn, args))
+    result: T = yield (fn, args)
+    return result
 
 
-def execute_call(command: tuple[Callable[..., Any], tuple[Any, ...]]) -> Any:
+def execute_call(command: FnCall) -> Any:
     fn, args = command
     return fn(*args)

@@ -2,7 +2,8 @@
 
 Only the dialect lives here: schema-qualified table names, `?` -> `%s`, how a plan runs, and
 errors. Sync calls use a `psycopg_pool.ConnectionPool`; async calls use an `AsyncConnectionPool`
-created lazily inside the running event loop (one per loop), so async code never blocks.
+created lazily inside the running event loop (one per loop, see `memwise.storage.loops`), so async
+code never blocks.
 
 A write plan runs in one transaction on one pooled connection (READ COMMITTED): compare-and-set
 is `UPDATE ... WHERE version = ?` / `INSERT ... ON CONFLICT DO NOTHING`, and an append takes the
@@ -24,12 +25,13 @@ import re
 import threading
 import weakref
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from memwise.errors import ConfigurationError, StorageError, StorageUnavailableError
+from memwise.storage.loops import LoopClients
 from memwise.storage.options import storage_id
 from memwise.storage.plan import Plan, T, adrive, drive
-from memwise.storage.sql import Sql, SqlBackend
+from memwise.storage.sql import Sql, SqlBackend, SqlPlan
 
 try:
     import psycopg
@@ -41,6 +43,13 @@ except ImportError:  # pragma: no cover - exercised only without the extra
 _SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*\Z")
 #: SQLSTATE classes/codes meaning "the server or the connection is gone".
 _GONE = ("08", "57P01", "57P02", "57P03")
+
+
+class _LoopPool(NamedTuple):
+    """An event loop's pool, and its connections (closed directly if the loop dies unshut)."""
+
+    pool: AsyncConnectionPool
+    conns: weakref.WeakSet[Any]
 
 
 def _quote(identifier: str) -> str:
@@ -65,6 +74,7 @@ class PostgresStorage(SqlBackend):
       event loop); `pool_timeout`: seconds to wait for a free connection.
     """
 
+    dialect = "postgresql"
     append_lock = " FOR NO KEY UPDATE"
     delete_lock = " FOR UPDATE"
 
@@ -99,9 +109,9 @@ class PostgresStorage(SqlBackend):
                 raise ConfigurationError(f"{name} must be an integer >= {low}, not {value!r}")
         if pool_max_size < pool_min_size:
             raise ConfigurationError(f"pool_max_size ({pool_max_size}) must be >= pool_min_size ({pool_min_size})")
-        for name, value in (("connect_timeout", connect_timeout), ("pool_timeout", pool_timeout)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-                raise ConfigurationError(f"{name} must be a positive number of seconds, not {value!r}")
+        for name, seconds in (("connect_timeout", connect_timeout), ("pool_timeout", pool_timeout)):
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds > 0:
+                raise ConfigurationError(f"{name} must be a positive number of seconds, not {seconds!r}")
 
         self.db_url = db_url
         self.db_schema = db_schema
@@ -123,17 +133,14 @@ class PostgresStorage(SqlBackend):
         self._closed = False
         self._pid = os.getpid()
         self._pool: ConnectionPool | None = None
-        self._apools: dict[asyncio.AbstractEventLoop, AsyncConnectionPool] = {}
-        self._aopening: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
-        self._aconns: dict[asyncio.AbstractEventLoop, weakref.WeakSet[Any]] = {}  # for closing on a dead loop
-        self._aguards: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}  # close pools at loop shutdown
+        self._apools = LoopClients(repr(self), self._open_async_pool, _close_loop_pool, _hard_close)
         self._orphans: list[Any] = []  # pools inherited through fork: kept, never used or closed
 
     def __repr__(self) -> str:
         return f"PostgresStorage(host={self.where!r}, database={self._database!r}, db_schema={self.db_schema!r})"
 
     # ---- dialect -----------------------------------------------------------------------------
-    def _setup_lock(self) -> Plan[None]:
+    def _setup_lock(self) -> SqlPlan[None]:
         """Serialize setup of this schema across processes, then make sure the schema exists."""
         yield Sql("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (f"memwise-setup:{self.db_schema}",), "one")
         if (yield Sql("SELECT 1 FROM pg_namespace WHERE nspname = ?", (self.db_schema,), "one")) is not None:
@@ -205,40 +212,23 @@ class PostgresStorage(SqlBackend):
             plan.close()
 
     async def _async_pool(self) -> AsyncConnectionPool:
-        loop = asyncio.get_running_loop()
-        pool = self._apools.get(loop)
-        if pool is not None and self._pid == os.getpid():
-            return pool
-        with self._lock:
-            self._check_usable()
-            opening = self._aopening.setdefault(loop, asyncio.Lock())
-        async with opening:  # one task per loop probes and opens; the others wait for it
-            pool = self._apools.get(loop)
-            if pool is None:
-                await self._aprobe()
-                conns: weakref.WeakSet[Any] = weakref.WeakSet()
-                pool = AsyncConnectionPool(
-                    self.db_url, kwargs=self._kwargs, min_size=self.pool_min_size, max_size=self.pool_max_size,
-                    timeout=self.pool_timeout, open=False, name=f"memwise-{self.db_schema}-async",
-                    configure=_tracker(conns),
-                )
-                # the first connections ready before use: a client waiting on an opening pool makes
-                # it grow, and a connection still being made when the loop shuts down leaks
-                try:
-                    await pool.open(wait=True, timeout=self.pool_timeout)
-                except PoolTimeout as exc:
-                    await pool.close()
-                    raise self._no_connection() from exc
-                with self._lock:
-                    closed = self._closed
-                    if not closed:
-                        self._forget_dead_loops()
-                        self._apools[loop], self._aconns[loop] = pool, conns
-                        self._aguards[loop] = loop.create_task(_close_at_loop_shutdown(pool), name=f"{pool.name}-guard")
-                if closed:
-                    await pool.close()
-                    self._check_usable()
-            return pool
+        return (await self._apools.get()).pool
+
+    async def _open_async_pool(self) -> _LoopPool:
+        await self._aprobe()
+        conns: weakref.WeakSet[Any] = weakref.WeakSet()
+        pool = AsyncConnectionPool(
+            self.db_url, kwargs=self._kwargs, min_size=self.pool_min_size, max_size=self.pool_max_size,
+            timeout=self.pool_timeout, open=False, name=f"memwise-{self.db_schema}-async", configure=_tracker(conns),
+        )
+        # the first connections ready before use: a client waiting on an opening pool makes it
+        # grow, and a connection still being made when the loop shuts down leaks
+        try:
+            await pool.open(wait=True, timeout=self.pool_timeout)
+        except PoolTimeout as exc:
+            await pool.close()
+            raise self._no_connection() from exc
+        return _LoopPool(pool, conns)
 
     async def _aprobe(self) -> None:
         try:
@@ -246,24 +236,13 @@ class PostgresStorage(SqlBackend):
         except psycopg.Error as exc:
             raise self._unreachable(exc) from exc
 
-    def _forget_dead_loops(self) -> None:
-        for loop in [loop for loop in self._apools if loop.is_closed()]:
-            self._apools.pop(loop)
-            self._aopening.pop(loop, None)
-            self._aguards.pop(loop, None)
-            _hard_close(self._aconns.pop(loop, ()))
-
     # ---- state, errors, closing ----------------------------------------------------------------
     def _check_usable(self) -> None:
         if self._closed:
             raise StorageError(f"{self!r} is closed")
         if self._pid != os.getpid():  # forked: the parent's sockets are not ours to use or close
-            self._orphans += [self._pool, *self._apools.values()]
+            self._orphans.append(self._pool)
             self._pool, self._pid = None, os.getpid()
-            self._apools.clear()
-            self._aopening.clear()
-            self._aconns.clear()
-            self._aguards.clear()
 
     def _unreachable(self, exc: BaseException) -> StorageUnavailableError:
         reason = " ".join(str(exc).split()) or type(exc).__name__
@@ -282,36 +261,26 @@ class PostgresStorage(SqlBackend):
         with self._lock:
             self._closed = True
             pool, self._pool = self._pool, None
-            apools, self._apools = dict(self._apools), {}
-            aconns, self._aconns = dict(self._aconns), {}
-            guards, self._aguards = dict(self._aguards), {}
         if pool is not None:
             pool.close()
-        for loop, apool in apools.items():
-            _close_async_pool(loop, apool, aconns.get(loop, ()))
-            _stop_guard(loop, guards.get(loop))
+        self._apools.close()
 
     async def aclose(self) -> None:
-        loop = asyncio.get_running_loop()
-        with self._lock:
-            mine = self._apools.pop(loop, None)
-            self._aconns.pop(loop, None)
-            guard = self._aguards.pop(loop, None)
-        if guard is not None:
-            guard.cancel()
-        if mine is not None:
-            await mine.close()
+        await self._apools.aclose()
         await asyncio.to_thread(self.close)
 
 
-async def _close_at_loop_shutdown(pool: Any) -> None:
-    """Wait until the loop cancels every task on shutdown (asyncio.run does), then close the pool
-    properly: cancelled pool workers can otherwise keep waiting for work, and shutdown hangs."""
+async def _close_loop_pool(loop_pool: _LoopPool) -> None:
+    """Close a loop's pool and its connections. At the loop's shutdown the pool's workers are
+    cancelled with every other task, and `pool.close()` stops with their CancelledError before
+    it closes its idle connections: those are closed here then."""
     try:
-        await asyncio.Event().wait()
+        await loop_pool.pool.close(timeout=5)
     except asyncio.CancelledError:
-        await pool.close(timeout=5)
-        raise
+        pass
+    for conn in list(loop_pool.conns):
+        if not conn.closed:
+            await conn.close()
 
 
 def _execute(cursor: Any, command: Sql) -> Any:
@@ -337,9 +306,9 @@ def _execute_batch(conn: Any, commands: Any) -> list[Any]:
     cursors = [conn.cursor() for _ in commands]
     try:
         with conn.pipeline():
-            for cursor, command in zip(cursors, commands):
+            for cursor, command in zip(cursors, commands, strict=True):
                 _send(cursor, command)
-        return [_result(cursor, command) for cursor, command in zip(cursors, commands)]
+        return [_result(cursor, command) for cursor, command in zip(cursors, commands, strict=True)]
     except (psycopg.Error, UnicodeError) as exc:
         raise _storage_error(exc, _batch_text(commands), _where(cursors[0])) from exc
     finally:
@@ -352,9 +321,9 @@ async def _aexecute_batch(conn: Any, commands: Any) -> list[Any]:
     cursors = [conn.cursor() for _ in commands]
     try:
         async with conn.pipeline():
-            for cursor, command in zip(cursors, commands):
+            for cursor, command in zip(cursors, commands, strict=True):
                 await _send(cursor, command)
-        return [await _aresult(cursor, command) for cursor, command in zip(cursors, commands)]
+        return [await _aresult(cursor, command) for cursor, command in zip(cursors, commands, strict=True)]
     except (psycopg.Error, UnicodeError) as exc:
         raise _storage_error(exc, _batch_text(commands), _where(cursors[0])) from exc
     finally:
@@ -408,39 +377,9 @@ def _storage_error(exc: BaseException, statement: str, where: str) -> StorageErr
     return StorageError(f"PostgreSQL error on {verb}{f' [{sqlstate}]' if sqlstate else ''}: {reason}")
 
 
-def _close_async_pool(loop: asyncio.AbstractEventLoop, pool: Any, conns: Any) -> None:
-    """Close an async pool from sync code, whatever state its event loop is in."""
-    try:
-        running = asyncio.get_running_loop()
-    except RuntimeError:
-        running = None
-    if loop.is_closed():
-        _hard_close(conns)
-    elif loop is running:  # close() called from inside that loop: finish in the background
-        task = loop.create_task(pool.close())
-        _PENDING.add(task)
-        task.add_done_callback(_PENDING.discard)
-    elif loop.is_running():  # another thread's loop
-        asyncio.run_coroutine_threadsafe(pool.close(), loop).result(timeout=30)
-    else:
-        loop.run_until_complete(pool.close())
-
-
-def _stop_guard(loop: asyncio.AbstractEventLoop, guard: asyncio.Task[None] | None) -> None:
-    """End a closed pool's shutdown guard, so no pending task is left behind to be destroyed
-    ("Task was destroyed but it is pending") when the storage or the loop goes away."""
-    if guard is None or guard.done() or loop.is_closed():
-        return
-    if loop.is_running():
-        loop.call_soon_threadsafe(guard.cancel)
-    else:
-        guard.cancel()
-        loop.run_until_complete(asyncio.wait([guard]))
-
-
-def _hard_close(conns: Any) -> None:
+def _hard_close(loop_pool: _LoopPool) -> None:
     """The pool's loop is gone: close its sockets directly (no coroutine can run any more)."""
-    for conn in list(conns):
+    for conn in list(loop_pool.conns):
         try:
             conn.pgconn.finish()
         except Exception:  # noqa: BLE001 - best effort on a dead loop
@@ -453,8 +392,6 @@ def _tracker(conns: Any) -> Any:
 
     return configure
 
-
-_PENDING: set[asyncio.Task[Any]] = set()
 
 #: Every storage serves sync and async callers; the name is kept for seed code that imports it.
 AsyncPostgresStorage = PostgresStorage

@@ -220,7 +220,7 @@ class ExportFile:
         if self._ids is None:
             self.check()
         assert self._ids is not None
-        getters = {"session": store.get_session, "run": store.get_run, "profile": store.get_profile}
+        getters: dict[str, Callable[[str], Any]] = {"session": store.get_session, "run": store.get_run, "profile": store.get_profile}
         for kind, getter in getters.items():
             taken = sorted(key for key in self._ids[kind] if getter(key) is not None)
             if taken:

@@ -117,11 +117,13 @@ def finish_turn_plan(store: Storage, turn: TurnWrite) -> Plan[TurnEnd]:
     session_id, run_id, update_session = turn.session_id, turn.run_id, turn.update_session
     encoded = check_messages(session_id, turn.messages)
     update_run = None if turn.update_run is None else RunUpdate(*turn.update_run)
-    if update_run is not None and run_id is None:
-        raise InvalidInputError("update_run needs the run_id of the run to update")
-    run_changes = None if update_run is None else check_run_changes(dict(update_run.changes))
+    run_changes: dict[str, Any] = {}
+    if update_run is not None:
+        if run_id is None:
+            raise InvalidInputError("update_run needs the run_id of the run to update")
+        run_changes = check_run_changes(update_run.changes)
     run, raw = yield from gather(
-        store._get_record("run", run_id) if update_run is not None else nothing(),
+        store._get_record("run", run_id) if update_run is not None and run_id is not None else nothing(),
         store._get_record("session", session_id) if update_session is not None else nothing(),
     )
     if update_run is not None and (run is None or run.version != update_run.expected_version):
@@ -130,7 +132,8 @@ def finish_turn_plan(store: Storage, turn: TurnWrite) -> Plan[TurnEnd]:
     end = TurnEnd((yield from store._p_append(session_id, encoded, run_id)) if encoded else [])
     writes = [
         _update_session_plan(store, session_id, update_session, end.seqs, raw) if update_session is not None else nothing(),
-        store._p_update("run", run_id, update_run.expected_version, run_changes, run) if update_run is not None else nothing(),
+        store._p_update("run", run_id, update_run.expected_version, run_changes, run)
+        if update_run is not None and run_id is not None else nothing(),
     ]
     session, updated_run = yield from gather(*writes)
     end.session = session

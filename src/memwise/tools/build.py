@@ -37,7 +37,9 @@ def tool_name(item: Any) -> str:
     if isinstance(item, Tool):
         return item.name
     options = options_of(item)
-    return (options.name if options is not None else None) or getattr(item, "__name__", type(item).__name__)
+    if options is not None and options.name:
+        return options.name
+    return str(getattr(item, "__name__", type(item).__name__))
 
 
 def _build(item: Any) -> tuple[Tool[Any], ToolSpec]:

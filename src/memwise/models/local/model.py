@@ -186,7 +186,7 @@ class LocalModel(Model):
         params: ModelRequestParameters,
         plan: DecodingPlan,
     ) -> dict[str, Any]:
-        settings = settings or {}
+        given: dict[str, Any] = dict(settings or {})
         request: dict[str, Any] = {
             "messages": to_chat_messages(
                 messages,
@@ -198,9 +198,9 @@ class LocalModel(Model):
         if (response_format := plan.response_format()) is not None:
             request["response_format"] = response_format
         for setting, key in _SETTING_KEYS.items():
-            if setting in settings:
-                request[key] = settings[setting]
-        if isinstance(extra := settings.get("extra_body"), dict):
+            if setting in given:
+                request[key] = given[setting]
+        if isinstance(extra := given.get("extra_body"), dict):
             request.update(extra)
         return request
 
@@ -329,7 +329,7 @@ def _finish_reason(completion: Completion, plan: DecodingPlan) -> FinishReason |
 
 
 def _api_error(model_name: str, error: ServerError, *, in_stream: bool = False) -> ModelAPIError:
-    kwargs = dict(body=error.body, provider_error_type=error.type, in_stream=in_stream)
+    kwargs: dict[str, Any] = dict(body=error.body, provider_error_type=error.type, in_stream=in_stream)
     if error.type == "exceed_context_size_error":
         return ModelContextWindowExceededError(model_name, error.message, **kwargs)
     if error.code == 400:
