@@ -159,7 +159,7 @@ def _negated(words: Sequence[Word], sentence: list[int], at: int, speaker: int |
 def _hypothetical(words: Sequence[Word], sentence: list[int], at: int) -> bool:
     """A supposition before `at` in the sentence: "if I ...", "suppose", "imagine", "what if"."""
     before = [words[i].norm for i in sentence if i < at]
-    pairs = set(zip(before, before[1:]))
+    pairs = set(zip(before, before[1:], strict=False))
     return (
         any(w in HYPOTHETICAL for w in before)
         or any(a == "if" and b in FIRST_PERSON for a, b in pairs)
@@ -211,7 +211,8 @@ def _leaf_support(field: str, value: Any, quotes: list[str], user: UserWords, ne
     """The quote supporting a value; a dict (nested model) needs every leaf supported."""
     if isinstance(value, dict):
         supports = [_leaf_support(k, v, quotes, user, negative) for k, v in value.items() if v is not None]
-        return None if not supports or None in supports else " / ".join(_unique(supports))
+        found = [quote for quote in supports if quote is not None]
+        return None if not supports or len(found) < len(supports) else " / ".join(_unique(found))
     if isinstance(value, bool):  # "is_vegetarian": the field name is what the user must have said
         return user.support(quotes, field.replace("_", " "), negative=negative != (not value))
     if isinstance(value, (int, float, str)):

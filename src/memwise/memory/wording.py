@@ -129,7 +129,7 @@ def _mark_question(words: list[Word], first: int) -> None:
     question word or no part does, else the parts from the first one that opens with one."""
     if first >= len(words):
         return
-    starts = {}
+    starts: dict[int, str] = {}
     for word in words[first:]:
         starts.setdefault(word.part, word.norm)
     opening = [p for p, norm in starts.items() if norm in INTERROGATIVES]
