@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from memwise._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from memwise.agent import Agent, RunOutput, StreamedRun, Task
@@ -21,13 +23,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Import heavy parts (pydantic-ai) only when used, so `import memwise` stays fast."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'memwise' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr('memwise', _LAZY, globals())

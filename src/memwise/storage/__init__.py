@@ -4,7 +4,9 @@ when first used, so a backend's driver loads only for the backend a program uses
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from memwise._lazy import lazy_getattr
 
 if TYPE_CHECKING:  # `X as X`: re-exported names, for type checkers and linters
     from memwise.memory.memory import Memory as Memory
@@ -46,16 +48,7 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    """Import the module defining `name` on first use (PEP 562)."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'memwise.storage' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr('memwise.storage', _LAZY, globals())
 
 
 def __dir__() -> list[str]:
