@@ -2,7 +2,7 @@
 
     python -m bench --quick                 # every workload, small sizes (< 2 minutes)
     python -m bench                         # full sizes (< 20 minutes)
-    python -m bench --only overhead,peers   # some workloads: overhead, tokens, concurrency, peers, recall, profile
+    python -m bench --only overhead,peers   # some workloads: overhead, tokens, concurrency, peers, recall, answerfirst, profile
     python -m bench --only recall --locomo PATH   # recall on LoCoMo (default ../shared/data/locomo/locomo-dev.json)
     python -m bench --publish               # also copy RESULTS.md (+ plot) to bench/
     python -m bench --profile               # also profile the per-turn path (writes bench/PROFILE.md)
@@ -30,9 +30,10 @@ WORKLOADS = {
     "concurrency": "3. concurrent sessions through the async API",
     "peers": "4. peers side by side (Upsonic, Agno)",
     "recall": "5. recall on LoCoMo: strict evidence recall by budget and category, latency",
+    "answerfirst": "6. turn latency with a slow memory model: answer first vs in-turn updates",
     "profile": "profile of the per-turn path (pyinstrument)",
 }
-DEFAULT = ("overhead", "tokens", "concurrency", "peers", "recall")
+DEFAULT = ("overhead", "tokens", "concurrency", "peers", "recall", "answerfirst")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -151,6 +152,10 @@ def _run(name: str, mode: Mode, section: Section, out: Path, locomo: str | None 
         from bench.workloads import recall
 
         recall.run(mode, section, locomo)
+    elif name == "answerfirst":
+        from bench.workloads import answerfirst
+
+        answerfirst.run(mode, section)
     elif name == "profile":
         from bench import profile_turn
 
