@@ -2,7 +2,7 @@
 
     python -m bench --quick                 # every workload, small sizes (< 2 minutes)
     python -m bench                         # full sizes (< 20 minutes)
-    python -m bench --only overhead,peers   # some workloads: overhead, tokens, concurrency, peers, recall, traits, profile
+    python -m bench --only overhead,peers   # some workloads: overhead, tokens, concurrency, peers, recall, answerfirst, traits, profile
     python -m bench --only recall --locomo PATH   # recall on LoCoMo (default ../shared/data/locomo/locomo-dev.json)
     python -m bench --only traits --local   # traits also on the real local model (slow)
     python -m bench --publish               # also copy RESULTS.md (+ plot) to bench/ (with --only: just those sections)
@@ -31,14 +31,16 @@ WORKLOADS = {
     "concurrency": "3. concurrent sessions through the async API",
     "peers": "4. peers side by side (Upsonic, Agno)",
     "recall": "5. recall on LoCoMo: strict evidence recall by budget and category, latency",
-    "traits": "6. invented traits and stated-trait recall in profiles, attribution in summaries",
+    "answerfirst": "6. turn latency with a slow memory model: answer first vs in-turn updates",
+    "traits": "7. invented traits and stated-trait recall in profiles, attribution in summaries",
     "profile": "profile of the per-turn path (pyinstrument)",
 }
 #: The heading of each workload's section in RESULTS.md (a partial --publish replaces just these).
 HEADINGS = {
-    "overhead": "## 1.", "tokens": "## 2.", "concurrency": "## 3.", "peers": "## 4.", "recall": "## 5.", "traits": "## 6.",
+    "overhead": "## 1.", "tokens": "## 2.", "concurrency": "## 3.", "peers": "## 4.", "recall": "## 5.",
+    "answerfirst": "## 6.", "traits": "## 7.",
 }
-DEFAULT = ("overhead", "tokens", "concurrency", "peers", "recall", "traits")
+DEFAULT = ("overhead", "tokens", "concurrency", "peers", "recall", "answerfirst", "traits")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -165,6 +167,10 @@ def _run(name: str, mode: Mode, section: Section, out: Path, locomo: str | None 
         from bench.workloads import recall
 
         recall.run(mode, section, locomo)
+    elif name == "answerfirst":
+        from bench.workloads import answerfirst
+
+        answerfirst.run(mode, section)
     elif name == "traits":
         from bench.workloads import traits
 

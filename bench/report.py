@@ -17,6 +17,7 @@ TARGET_TEXT = {
     "recall_lexical": "Recall (issue 13): strict recall at 2k tokens ≥ 0.80 with no model",
     "recall_best": "Recall (issue 13): strict recall at 2k tokens ≥ 0.85 with the best offline configuration",
     "recall_search": "Recall (issue 13): search p50 ≤ 5 ms at 10k messages per user (SQLite, PostgreSQL)",
+    "answerfirst": "Memory model 1 s per call, 2.5 s between turns: agent.do p50 and p95 ≤ answer time + 10 ms (issue 15)",
 }
 
 
@@ -129,6 +130,16 @@ def targets(sections: dict[str, Section], mode: Mode) -> list[dict[str, str]]:
         if name in scale:
             ms = scale[name]["search_p50_ms"]
             add("recall_search", f"{name}, {scale[name]['messages_per_user']:,} messages", f"{ms:.1f} ms", "PASS" if ms <= 5 else "FAIL")
+    # 6. answer first
+    first = next((r for r in _rows(sections, "answerfirst") if r["config"] == "background updates" and r["pause_s"] > 0), None)
+    # (the answer time: the same agent with history only, same rhythm)
+    if first is None:
+        add("answerfirst", "background updates", "not measured", "n/a")
+    else:
+        ok = max(first["over_answer_p50_ms"], first["over_answer_p95_ms"]) <= 10.0
+        add("answerfirst", "background updates",
+            f"p50 {first['p50_ms']:,.1f} ms ({first['over_answer_p50_ms']:+.1f}), p95 {first['p95_ms']:,.1f} ms "
+            f"({first['over_answer_p95_ms']:+.1f}) against the answer time", "PASS" if ok else "FAIL")
     return out
 
 
@@ -150,7 +161,7 @@ def markdown(
     w("- All model calls are fake (pydantic-ai FunctionModel, or a loopback fake OpenAI server for the peers): "
       "what is measured is memory, not an LLM.")
     w("")
-    w("## Targets (issue 7)")
+    w("## Targets (issues 7 and 15)")
     w("")
     w("| target | subject | measured | verdict |")
     w("|---|---|---|---|")
@@ -180,51 +191,24 @@ def markdown(
             w("Floors (append one turn in one write + read the last 20 messages, decode JSON): " + "; ".join(floors) + ".")
         _unavailable(w, sec)
 
-    sec = sections.get("tokens")
-    if sec:
-        w("## 2. Tokens sent to memory's own LLM calls per turn")
-        w("")
-        _notes(w, sec)
-        if sec.rows:
-            w("| turn | tokens / turn (counted) | largest call | memory calls / turn | pydantic-ai input tokens / turn |")
-            w("|---:|---:|---:|---:|---:|")
-            for r in sec.rows:
-                w(f"| {r['turn']:,} | {r['tokens_per_turn']:,.0f} | {r['max_call_tokens']:,} | {r['calls_per_turn']:.1f} | {r['pydantic_ai_tokens_per_turn']:,.0f} |")
-        _unavailable(w, sec)
-
-    sec = sections.get("concurrency")
-    if sec:
-        w("## 3. Concurrent sessions through the async API")
-        w("")
-        _notes(w, sec)
-        if sec.rows:
-            w("| backend | sessions | turns | memwise agent turns/s | lost messages | errors | agent w/o memory turns/s | "
-              "memory's path alone turns/s | bare async driver turns/s | agent / driver | memory's path / driver |")
-            w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-            for r in sec.rows:
-                storage = f"{r['memory_turns_per_s']:,.1f} (lost {r['memory_lost']})" if "memory_turns_per_s" in r else "n/a"
-                sratio = f"{r['memory_ratio_to_floor']:.0%}" if "memory_ratio_to_floor" in r else "n/a"
-                w(f"| {r['backend']} | {r['sessions']} | {r['turns']:,} | {r['turns_per_s']:,.1f} | {r['lost_messages']} | {r['errors']} | "
-                  f"{r['agent_without_memory_turns_per_s']:,.1f} | {storage} | {r['floor_turns_per_s']:,.1f} | {r['ratio_to_floor']:.0%} | {sratio} |")
-        _unavailable(w, sec)
-
-    sec = sections.get("peers")
-    if sec:
-        w("## 4. Peers side by side (same workload, same fake model)")
-        w("")
-        _notes(w, sec)
-        if sec.rows:
-            w("| framework | turns | overhead p50 | overhead p95 | turn with memory p50 | turn w/o memory p50 | memory tokens / turn | memory calls / turn |")
-            w("|---|---:|---:|---:|---:|---:|---:|---:|")
-            for r in sec.rows:
-                if "overhead_p50_us" not in r:
-                    last = f"; last turns took {fmt_us(r['last_turn_p50_us'])} each" if "last_turn_p50_us" in r else ""
-                    w(f"| {r['framework']} | {r['length']:,} | not reached: {r['reached']:,} turns done ({r['note']}){last} | | | | | |")
-                    continue
-                w(f"| {r['framework']} | {r['length']:,} | {fmt_us(r['overhead_p50_us'])} | {fmt_us(r['overhead_p95_us'])} | "
-                  f"{fmt_us(r['turn_with_memory_p50_us'])} | {fmt_us(r['turn_without_memory_p50_us'])} | "
-                  f"{r['memory_tokens_per_turn']:,.0f} | {r['memory_calls_per_turn']:.1f} |")
-        _unavailable(w, sec)
+    _section(w, sections.get("tokens"), "## 2. Tokens sent to memory's own LLM calls per turn",
+             "| turn | tokens / turn (counted) | largest call | memory calls / turn | pydantic-ai input tokens / turn |",
+             "|---:|---:|---:|---:|---:|",
+             lambda r: f"| {r['turn']:,} | {r['tokens_per_turn']:,.0f} | {r['max_call_tokens']:,} | {r['calls_per_turn']:.1f} "
+                       f"| {r['pydantic_ai_tokens_per_turn']:,.0f} |")
+    _section(w, sections.get("concurrency"), "## 3. Concurrent sessions through the async API",
+             "| backend | sessions | turns | memwise agent turns/s | lost messages | errors | agent w/o memory turns/s | "
+             "memory's path alone turns/s | bare async driver turns/s | agent / driver | memory's path / driver |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|", _concurrency_line)
+    _section(w, sections.get("peers"), "## 4. Peers side by side (same workload, same fake model)",
+             "| framework | turns | overhead p50 | overhead p95 | turn with memory p50 | turn w/o memory p50 | memory tokens / turn | memory calls / turn |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|", _peers_line)
+    _section(w, sections.get("answerfirst"), "## 6. Turn latency with a slow memory model: answer first",
+             "| memory updates | pause between turns | agent.do p50 | agent.do p95 | over the answer p50 | over the answer p95 | "
+             "caught up after the last turn |",
+             "|---|---:|---:|---:|---:|---:|---:|",
+             lambda r: f"| {r['config']} | {r['pause_s']:.1f} s | {r['p50_ms']:,.1f} ms | {r['p95_ms']:,.1f} ms | "
+                       f"{r['over_answer_p50_ms']:+,.1f} ms | {r['over_answer_p95_ms']:+,.1f} ms | {r['caught_up_ms']:,.0f} ms |")
 
     sec = sections.get("recall")
     if sec:
@@ -234,7 +218,7 @@ def markdown(
     if sec:
         from bench.workloads import traits
 
-        w("## 6. Profiles hold only what the user said; summaries say who said what (issue 16)")
+        w("## 7. Profiles hold only what the user said; summaries say who said what (issue 16)")
         w("")
         _notes(w, sec)
         traits.render(w, sec, facts)
@@ -245,7 +229,7 @@ def markdown(
     w("```")
     w("python -m bench --quick            # < 2 minutes on a quiet machine (first run also installs the peers)")
     w("python -m bench                    # full: < 20 minutes")
-    w("python -m bench --only peers       # one workload: overhead, tokens, concurrency, peers, recall, traits, profile")
+    w("python -m bench --only peers       # one workload: overhead, tokens, concurrency, peers, recall, answerfirst, traits, profile")
     w("python -m bench --only traits --local   # traits also on the real local model (slow)")
     w("python -m bench --publish          # also copy this file to bench/RESULTS.md")
     w("```")
@@ -279,6 +263,38 @@ def _recall(w, sec: Section) -> None:
         w("")
         w("_search = `search_messages(question words, user_id, limit=200)`, the first stage recall asks for._")
     _unavailable(w, sec)
+
+
+def _section(w, sec: Section | None, title: str, header: str, rule: str, line) -> None:
+    """One workload's section: its title, notes, a table of one `line(row)` per row, and what was
+    not available."""
+    if sec is None:
+        return
+    w(title)
+    w("")
+    _notes(w, sec)
+    if sec.rows:
+        w(header)
+        w(rule)
+        for r in sec.rows:
+            w(line(r))
+    _unavailable(w, sec)
+
+
+def _concurrency_line(r: dict[str, Any]) -> str:
+    storage = f"{r['memory_turns_per_s']:,.1f} (lost {r['memory_lost']})" if "memory_turns_per_s" in r else "n/a"
+    sratio = f"{r['memory_ratio_to_floor']:.0%}" if "memory_ratio_to_floor" in r else "n/a"
+    return (f"| {r['backend']} | {r['sessions']} | {r['turns']:,} | {r['turns_per_s']:,.1f} | {r['lost_messages']} | {r['errors']} | "
+            f"{r['agent_without_memory_turns_per_s']:,.1f} | {storage} | {r['floor_turns_per_s']:,.1f} | {r['ratio_to_floor']:.0%} | {sratio} |")
+
+
+def _peers_line(r: dict[str, Any]) -> str:
+    if "overhead_p50_us" not in r:
+        last = f"; last turns took {fmt_us(r['last_turn_p50_us'])} each" if "last_turn_p50_us" in r else ""
+        return f"| {r['framework']} | {r['length']:,} | not reached: {r['reached']:,} turns done ({r['note']}){last} | | | | | |"
+    return (f"| {r['framework']} | {r['length']:,} | {fmt_us(r['overhead_p50_us'])} | {fmt_us(r['overhead_p95_us'])} | "
+            f"{fmt_us(r['turn_with_memory_p50_us'])} | {fmt_us(r['turn_without_memory_p50_us'])} | "
+            f"{r['memory_tokens_per_turn']:,.0f} | {r['memory_calls_per_turn']:.1f} |")
 
 
 def _notes(w, sec: Section) -> None:

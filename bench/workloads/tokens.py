@@ -48,6 +48,7 @@ def run(mode: Mode, section: Section) -> None:
         last = max(mode.token_turns)
         for turn in range(1, last + 1):
             out = agent.do(Task(user_prompt(turn)), return_output=True)
+            memory.flush()  # memory's calls follow the answer; its usage lands on `out` when made
             got = counter.take()
             counted.append(sum(got))
             largest.append(max(got, default=0))

@@ -1,4 +1,4 @@
-"""Workload 6: does memory store only what the user said? (issue 16)
+"""Workload 7: does memory store only what the user said? (issue 16)
 
 Profiles: the demo and 21 short conversations (`bench/traits_cases.py`) go through
 `Agent(<fixed replies>, memory=Memory(user_analysis_memory=True, model=M))`, one run per user

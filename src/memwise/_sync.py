@@ -2,7 +2,10 @@
 
 Each thread keeps one event loop (so loop-bound clients keep working across calls); a call made
 while a loop is already running in this thread (a notebook, async code calling `agent.do`) runs on
-one shared background loop instead, since a running loop cannot be re-entered.
+one shared background loop instead, since a running loop cannot be re-entered. Calls that leave
+work running after they return (a turn whose memory updates follow it) run on the shared loop too
+(`shared_loop=True`): that loop keeps running between calls, and a model's HTTP client is then used
+from one loop only.
 
 These loops are shut down as `asyncio.run` shuts its loop down (remaining tasks cancelled, async
 generators and the default executor finished, then closed): a thread's loop once the thread has
@@ -15,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import contextvars
 import functools
 import inspect
 import queue
@@ -33,6 +37,9 @@ _background: tuple[asyncio.AbstractEventLoop, threading.Thread] | None = None
 _background_lock = threading.Lock()
 _thread_loops: dict[asyncio.AbstractEventLoop, threading.Thread] = {}  # not shut down yet, by owner
 _exit_registered = False
+#: The event loop whose thread is blocked in `run_sync` waiting for this coroutine: work queued on
+#: that loop cannot progress until the coroutine returns, so it must not be waited for.
+_blocked: contextvars.ContextVar[asyncio.AbstractEventLoop | None] = contextvars.ContextVar("memwise_blocked", default=None)
 
 
 def _thread_loop() -> asyncio.AbstractEventLoop:
@@ -117,18 +124,30 @@ async def _finish() -> None:
     await loop.shutdown_default_executor()
 
 
-def _in_running_loop() -> bool:
+def shared_loop() -> asyncio.AbstractEventLoop:
+    """The one background loop sync calls share (started on first use, runs until exit)."""
+    return _background_loop()
+
+
+def blocked_loop() -> asyncio.AbstractEventLoop | None:
+    """The loop whose thread waits for the running coroutine (a sync call made on that loop)."""
+    return _blocked.get()
+
+
+def running_loop() -> asyncio.AbstractEventLoop | None:
+    """This thread's running event loop, or None."""
     try:
-        asyncio.get_running_loop()
+        return asyncio.get_running_loop()
     except RuntimeError:
-        return False
-    return True
+        return None
 
 
-def run_sync(awaitable: Awaitable[T]) -> T:
-    """Run `awaitable` to completion and return its result, from any thread."""
-    if _in_running_loop():
-        return asyncio.run_coroutine_threadsafe(_await(awaitable), _background_loop()).result()
+def run_sync(awaitable: Awaitable[T], *, shared_loop: bool = False) -> T:
+    """Run `awaitable` to completion and return its result, from any thread (`shared_loop`: on
+    the shared background loop, see the module docstring)."""
+    running = running_loop()
+    if running is not None or shared_loop:
+        return _run_on_shared_loop(awaitable, running)
     loop = _thread_loop()
     task = loop.create_task(_await(awaitable))
     try:
@@ -141,6 +160,30 @@ def run_sync(awaitable: Awaitable[T]) -> T:
             except BaseException:
                 pass
         raise
+
+
+def _run_on_shared_loop(awaitable: Awaitable[T], blocked: asyncio.AbstractEventLoop | None) -> T:
+    loop = _background_loop()
+    finished = threading.Event()
+    started: list[asyncio.Task[T]] = []
+
+    def start() -> None:
+        task = loop.create_task(_await(awaitable))
+        task.add_done_callback(lambda _: finished.set())
+        started.append(task)
+
+    token = _blocked.set(blocked)  # the task's context is copied from here
+    try:
+        loop.call_soon_threadsafe(start)
+    finally:
+        _blocked.reset(token)
+    try:
+        finished.wait()
+    except BaseException:  # interrupted (Ctrl-C): let the coroutine clean up before re-raising
+        loop.call_soon_threadsafe(lambda: started[0].cancel())  # runs after start (callbacks are FIFO)
+        finished.wait()
+        raise
+    return started[0].result()
 
 
 async def _await(awaitable: Awaitable[T]) -> T:
@@ -206,12 +249,16 @@ async def _aclose(source: AsyncIterator[Any]) -> None:
         await aclose()
 
 
-def sync_twin(async_fn: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, T]:
-    """Make the blocking twin of an async method; the logic lives only in `async_fn`."""
+def sync_twin(
+    async_fn: Callable[P, Coroutine[Any, Any, T]], *, shared_loop: Callable[[Any], bool] | None = None
+) -> Callable[P, T]:
+    """Make the blocking twin of an async method; the logic lives only in `async_fn`.
+    `shared_loop(self)`: whether the call runs on the shared loop (see `run_sync`)."""
 
     @functools.wraps(async_fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        return run_sync(async_fn(*args, **kwargs))
+        shared = shared_loop is not None and shared_loop(args[0])
+        return run_sync(async_fn(*args, **kwargs), shared_loop=shared)
 
     wrapper.__doc__ = f"Blocking version of `{async_fn.__name__}`. " + (inspect.getdoc(async_fn) or "")
     return wrapper

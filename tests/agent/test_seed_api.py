@@ -111,6 +111,7 @@ def test_storage_table_names_are_honoured_by_sqlite(reader, tmp_path) -> None:
     memory = Memory(storage, session_id="s1", user_id="u1", full_session_memory=True,
                     user_analysis_memory=True, model=reader.model)
     Agent(reader.model, memory=memory).do("My name is Alice")
+    memory.flush()  # the profile is written after the answer
     with sqlite3.connect(db) as conn:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert "memwise_records" not in tables

@@ -180,6 +180,7 @@ def test_memory_is_saved_once_when_the_run_completes(store, scripted) -> None:
 
     paused.active_requirements[0].confirm()
     done = agent.continue_run(return_output=True, run_id=paused.run_id, requirements=paused.active_requirements)
+    memory.flush()  # memory's updates follow the answer
     assert len(reader.of("summary")) == 1 and len(reader.of("profile")) == 1
     assert "name=Alice" in store.get_session("s1").summary
     assert store.get_profile("u1").data["name"] == "Alice"

@@ -7,8 +7,10 @@ tests can assert what was sent and what was stored, and a broken memory gives wr
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -230,3 +232,20 @@ def tool_ids(messages: list[ModelMessage]) -> tuple[set[str], set[str]]:
     calls = {p.tool_call_id for m in messages for p in m.parts if isinstance(p, ToolCallPart)}
     results = {p.tool_call_id for m in messages for p in m.parts if isinstance(p, ToolReturnPart)}
     return calls, results
+
+
+class Gate:
+    """A memory model whose calls wait at the gate until it opens (cancellable while they wait,
+    as a call over the network is); `entered` is set when the first arrives."""
+
+    def __init__(self, reader: ReadingModel | None = None) -> None:
+        self.entered, self.opened = threading.Event(), threading.Event()
+        self.reader = reader or ReadingModel()
+
+        async def respond(messages, info):
+            self.entered.set()
+            if not await asyncio.to_thread(self.opened.wait, 30):
+                raise RuntimeError("the gate never opened")
+            return self.reader._respond(messages, info)
+
+        self.model = FunctionModel(respond)

@@ -1,6 +1,8 @@
 """Two runs of one session at the same time (threads, or asyncio tasks) both persist
 completely. Barriers in the fake model force the runs to overlap at every step: both answer
-before either saves, and both compute their summary and profile from the same version."""
+before either saves, and both compute their summary and profile from the same version (memory
+updated within the turn, `background_updates=False`; with background updates, see
+test_background_updates.py)."""
 
 from __future__ import annotations
 
@@ -81,7 +83,7 @@ def test_concurrent_runs_of_one_session_both_persist(storage, mode) -> None:
     reader = overlapping_model()
     memory = Memory(
         storage, session_id="s1", user_id="u1",
-        full_session_memory=True, summary_memory=True, user_analysis_memory=True,
+        full_session_memory=True, summary_memory=True, user_analysis_memory=True, background_updates=False,
     )
     agent = Agent(reader.model, memory=memory)
     outputs = run_both(agent, mode)
@@ -120,6 +122,7 @@ def test_many_threads_many_turns(storage, reader) -> None:
         t.start()
     for t in threads:
         t.join()
+    memory.flush()
     stored = storage.read_messages("s1")
     assert len(stored) == 80 and [s.seq for s in stored] == list(range(1, 81))
     session = storage.get_session("s1")
@@ -148,6 +151,7 @@ def test_profile_write_racing_another_writer_merges_both(storage) -> None:
     memory = Memory(storage, session_id="s1", user_id="u1", user_analysis_memory=True)
     agent = Agent(reader.model, memory=memory)
     agent.do("My name is Alice")
+    memory.flush()
     conflicts = count_conflicts(storage, "aput_profile")
 
     def other_writer() -> None:
@@ -159,12 +163,13 @@ def test_profile_write_racing_another_writer_merges_both(storage) -> None:
 
     interleave_before_write(storage, "aput_profile", other_writer)
     agent.do("I like chess")
+    memory.flush()
     assert conflicts["aput_profile"] == 1
     assert storage.get_profile("u1").data == {"name": "Alice", "location": "Oslo", "interests": ["chess"]}
 
 
 def test_metadata_write_racing_a_summary_keeps_both(storage, reader) -> None:
-    memory = Memory(storage, session_id="s1", full_session_memory=True, summary_memory=True)
+    memory = Memory(storage, session_id="s1", full_session_memory=True, summary_memory=True, background_updates=False)
     agent = Agent(reader.model, memory=memory)
     agent.do("My name is Alice")
 

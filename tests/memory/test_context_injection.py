@@ -46,6 +46,7 @@ def test_summariser_never_reads_injected_context(storage, reader) -> None:
     agent = Agent(reader.model, memory=memory)
     agent.do(Task(FIRST))
     agent.do(Task(SECOND))
+    memory.flush()
     second_refresh = reader.of("summary")[-1]
     new_turns = second_refresh.prompt.partition("New conversation turns:")[2]
     assert SECOND in new_turns and FIRST not in new_turns

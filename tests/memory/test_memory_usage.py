@@ -3,19 +3,23 @@ the answer's usage."""
 
 from __future__ import annotations
 
+import pytest
+
 from memwise import Agent, Memory
 from tests.memory.fakes import ReadingModel
 
 
-def test_memory_usage_per_run_and_per_session(storage) -> None:
+@pytest.mark.parametrize("background", [True, False], ids=["background", "in_turn"])
+def test_memory_usage_per_run_and_per_session(storage, background) -> None:
     agent_model, memory_model = ReadingModel("agent"), ReadingModel("memory")
     memory = Memory(
         storage, session_id="s1", user_id="u1", model=memory_model.model,
-        full_session_memory=True, summary_memory=True, user_analysis_memory=True,
+        full_session_memory=True, summary_memory=True, user_analysis_memory=True, background_updates=background,
     )
     agent = Agent(agent_model.model, memory=memory)
     first = agent.do("My name is Alice and I'm a Python developer", return_output=True)
     second = agent.do("What's my name?", return_output=True)
+    memory.flush()  # with background updates, the usage reports and records are complete once made
 
     for result in (first, second):
         assert result.usage.answer.requests == 1

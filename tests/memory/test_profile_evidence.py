@@ -20,6 +20,7 @@ def remembered(storage, memory_model, *, answers=None, texts=DEMO, **flags) -> M
     agent = Agent(FunctionModel(lambda m, i: ModelResponse(parts=[TextPart(next(replies, "Noted."))])), memory=memory)
     for text in texts:
         agent.do(text)
+    memory.get_user_profile()  # reading the profile waits for memory's background updates
     return memory
 
 

@@ -26,6 +26,7 @@ def test_refresh_cost_is_flat_from_turn_20_to_200(storage) -> None:
     agent = Agent(reader.model, memory=memory)
     for i in range(1, 201):
         agent.do(f"Turn {i}: I like topic{i}. {FILLER}")
+    memory.flush()
 
     refreshes = reader.of("summary")
     assert len(refreshes) == 200  # one refresh per turn, none skipped
@@ -52,6 +53,7 @@ def test_summary_only_mode_folds_each_run_into_the_previous_summary(storage) -> 
     agent.do("My name is Alice and I work on project Falcon")
     agent.do("I like chess")
     answer = agent.do("What project am I working on?")
+    memory.flush()
     assert storage.read_messages("s1") == []  # no raw history kept
     assert "project=Falcon" in answer and "likes=chess" in storage.get_session("s1").summary
     last = reader.of("summary")[-1]
@@ -69,6 +71,7 @@ def test_backlog_is_cut_oldest_first_to_the_input_cap(storage) -> None:
     reader = ReadingModel()
     memory = Memory(storage, session_id="s1", full_session_memory=True, summary_memory=True, summary_input_tokens=500)
     Agent(reader.model, memory=memory).do("new turn")
+    memory.flush()
     refresh = reader.of("summary")[0]
     assert "new turn" in refresh.prompt and "old turn 0 " not in refresh.prompt
     assert refresh.tokens <= estimate_tokens(refresh.instructions) + 500 + 60
@@ -81,5 +84,5 @@ def test_a_summary_stuck_in_a_loop_is_stored_once(storage) -> None:
     reader = ReadingModel(summary_fn=lambda prompt: "The user is Alice. The assistant said they" + " said they" * 200 + ".")
     memory = Memory(storage, session_id="s1", summary_memory=True, summary_max_tokens=100)
     Agent(reader.model, memory=memory).do("My name is Alice")
-    assert storage.get_session("s1").summary == "The user is Alice. The assistant said they."
+    assert memory.get_session().summary == "The user is Alice. The assistant said they."  # waits for the update
     assert reader.of("summary")[0].info.model_settings["max_tokens"] == 150

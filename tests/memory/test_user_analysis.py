@@ -18,10 +18,10 @@ def agent_for(storage, reader: ReadingModel, **flags) -> tuple[Agent, Memory]:
 def test_profile_default_schema(storage, reader) -> None:
     agent, memory = agent_for(storage, reader)
     agent.do("My name is Alice and I'm a Python developer")
+    profile = memory.get_user_profile()
     call = reader.of("profile")[0]
     properties = list(call.info.output_tools[0].parameters_json_schema["properties"])
     assert properties == ["evidence", *UserTraits.model_fields]  # the user's words come first
-    profile = memory.get_user_profile()
     assert profile.data == {"name": "Alice", "expertise": ["Python"]}
     answer = agent.do("Who am I?")
     assert "name=Alice" in answer and "expertise=Python" in answer
@@ -101,6 +101,7 @@ def test_profile_extraction_reads_bounded_recent_user_text(storage, reader) -> N
     agent, memory = agent_for(storage, reader, full_session_memory=True, profile_input_tokens=300)
     for i in range(30):
         agent.do(f"message number {i}: " + "blah " * 400)
+    memory.flush()
     prompts = [c.prompt for c in reader.of("profile")]
     assert "message number 29" in prompts[-1]
     assert all(f"message number {i}:" not in prompts[-1] for i in range(29))  # no earlier prompt

@@ -117,7 +117,7 @@ class Agent:
 
     def do(self, task: Task | str, *, return_output: bool = False) -> Any:
         """Blocking `do_async`; works in scripts, threads and under a running event loop."""
-        return run_sync(self.do_async(task, return_output=return_output))
+        return run_sync(self.do_async(task, return_output=return_output), shared_loop=self._updates_later)
 
     async def print_do_async(self, task: Task | str, *, return_output: bool = False) -> Any:
         """`do_async`, printing the answer (or what a paused run waits for) before returning it."""
@@ -127,7 +127,7 @@ class Agent:
 
     def print_do(self, task: Task | str, *, return_output: bool = False) -> Any:
         """Blocking `print_do_async`."""
-        return run_sync(self.print_do_async(task, return_output=return_output))
+        return run_sync(self.print_do_async(task, return_output=return_output), shared_loop=self._updates_later)
 
     def astream(self, task: Task | str) -> StreamedRun:
         """Stream the answer: `async for text in agent.astream(task)`; `.result` afterwards.
@@ -208,7 +208,12 @@ class Agent:
             raise
         return await runner.execute(self._agent, state)
 
-    continue_run = sync_twin(continue_run_async)
+    continue_run = sync_twin(continue_run_async, shared_loop=lambda self: self._updates_later)
+
+    @property
+    def _updates_later(self) -> bool:
+        """Memory's updates follow the answer: sync runs go to the shared loop, where they run."""
+        return self.memory is not None and self.memory.updates_later
 
     async def cancel_run_async(self, run_id: str) -> bool:
         """Mark a run cancelled; if it is executing, it stops at its next step. Returns False

@@ -1,8 +1,10 @@
 """`memwise chat`: talk to an agent with memory, from a terminal or a pipe.
 
-On a terminal: a prompt, the answer streamed under a spinner, and slash commands. From a pipe
-(`memwise chat < questions.txt`): each non-empty line is one turn, stdout gets only the answers
-(and what slash commands print), no prompts and no spinner; the chat ends at end of input.
+On a terminal: a prompt, the answer streamed under a spinner, and slash commands. Memory's
+updates (summary, profile) run after each answer: the prompt says so quietly while they do, and
+leaving waits for them under a spinner. From a pipe (`memwise chat < questions.txt`): each
+non-empty line is one turn, stdout gets only the answers (and what slash commands print), no
+prompts and no spinner; the chat ends at end of input.
 """
 
 from __future__ import annotations
@@ -107,7 +109,35 @@ class Chat:
                 continue
             if not run_turn(self.agent, text, self.console):
                 self.failures += 1
+        self.wait_for_memory("saving memory…")
         return self.failures
+
+    def wait_for_memory(self, label: str) -> None:
+        """Wait for memory's pending updates (a spinner on a terminal): before leaving, and before
+        showing the summary or profile. Ctrl-C or a failure leaves them pending in storage: the
+        next chat of the session makes them."""
+        from memwise.errors import MemorySaveError
+        from memwise.memory import background
+
+        memory = self.agent.memory
+        if memory is None or background.behind(memory) is None:
+            return
+        try:
+            with ui.spinner(self.console, label):
+                memory.flush()
+        except KeyboardInterrupt:
+            background.discard(memory.storage)
+            ui.note("Memory updates left pending; the next chat of this session makes them.")
+        except MemorySaveError as exc:
+            ui.err().print(Text(f"Warning: {exc}; the next chat of this session retries.", style="yellow"))
+
+    def prompt(self) -> str:
+        """The input prompt, saying quietly when memory is updating in the background."""
+        from memwise.memory import background
+
+        state = background.behind(self.agent.memory) if self.agent.memory is not None else None
+        note = {"updating": "memory updating… ", "retrying": "memory update failed, retrying… "}.get(state or "", "")
+        return (f"[dim]{note}[/]" if note else "") + "[bold cyan]you>[/] "
 
     def _banner(self) -> None:
         name = getattr(self.agent.model, "model_name", type(self.agent.model).__name__)
@@ -125,7 +155,7 @@ class Chat:
             line = sys.stdin.readline()
             return line if line else None
         try:
-            return self.console.input("[bold cyan]you>[/] ")
+            return self.console.input(self.prompt())
         except EOFError:
             self.console.print()
             return None
@@ -149,9 +179,11 @@ class Chat:
             else:
                 self.console.print(ui.messages_view(self.store.read_messages(self.session, last_turns=last)))
         elif name == "/summary":
+            self.wait_for_memory("memory updating…")
             session = self.store.get_session(self.session)
             self.console.print(ui.summary_view(session) if session else Text("(nothing stored yet)", style="dim"))
         elif name == "/profile":
+            self.wait_for_memory("memory updating…")
             self.console.print(ui.profile_view(self.store.get_profile(self.user)))
         elif name == "/forget":
             if ui.ask(f"Forget everything stored about user {self.user!r} (sessions, messages, runs, profile)?"):

@@ -14,7 +14,8 @@ from pydantic_ai.models import Model
 
 from memwise._sync import sync_twin
 from memwise.errors import InvalidInputError, NotFoundError
-from memwise.memory import recall
+from memwise.memory import background, recall
+from memwise.memory.background import PendingUpdates
 from memwise.memory.cache import DecodedMessages, Lru
 from memwise.memory.errors import SessionAccessError
 from memwise.memory.profile import ProfileLimits, UserMemoryMode, check_schema
@@ -79,6 +80,7 @@ class Memory:
         recall_scope: RecallScope = "user",
         recall_tool: bool = False,
         embedder: Any = None,
+        background_updates: bool = True,
     ) -> None:
         missing = [name for name in _STORAGE_METHODS if not callable(getattr(storage, name, None))]
         if missing:
@@ -124,6 +126,7 @@ class Memory:
             from memwise.recall.dense import VectorIndex, resolve_embedder
 
             self.vectors = VectorIndex(resolve_embedder(embedder))
+        self.background_updates = _flag(background_updates, "background_updates")
         self.debug = _flag(debug, "debug")
         self.debug_level = debug_level
         if self.debug:
@@ -165,6 +168,11 @@ class Memory:
             or self.recall_memory
         )
 
+    @property
+    def updates_later(self) -> bool:
+        """Summary and profile updates run after the answer (`background_updates`, see background.py)."""
+        return self.background_updates and (self.summary_memory or self.user_analysis_memory)
+
     def log(self, message: str, *args: Any, level: int = 1) -> None:
         """Debug output (`debug=True`); level-2 messages need `debug_level=2`."""
         if self.debug and level <= self.debug_level:
@@ -179,7 +187,8 @@ class Memory:
 
     async def get_session_async(self) -> SessionWithMessages | None:
         """This memory's session (summary, metadata, usage) with its stored `messages`, or None
-        before the first save."""
+        before the first save. Waits for this process's pending updates of the session first."""
+        await background.settle(self)
         session = await self._session()
         if session is None:
             return None
@@ -210,6 +219,7 @@ class Memory:
         """Delete a session (default: this one) with its messages and runs."""
         target = session_id or self.session_id
         self.check_owner(await self.storage.aget_session(target))
+        await background.stop(self.storage, lambda memory: memory.session_id == target)
         return await self.storage.adelete_session(target)
 
     async def get_metadata_async(self) -> dict[str, Any]:
@@ -251,10 +261,12 @@ class Memory:
 
     # ------------------------------------------------------------------ users and runs
     async def get_user_profile_async(self, user_id: str | None = None) -> UserProfile | None:
-        """The stored profile (`.data`, and `.provenance[field]` = run and time that set it)."""
+        """The stored profile (`.data`, and `.provenance[field]` = run and time that set it).
+        Waits for this process's pending updates of this memory's session first."""
         uid = user_id or self.user_id
         if uid is None:
             raise InvalidInputError("get_user_profile needs a user_id (none given, none configured)")
+        await background.settle(self)
         return await self.storage.aget_profile(uid)
 
     async def forget_user_async(self, user_id: str | None = None) -> dict[str, int]:
@@ -262,6 +274,7 @@ class Memory:
         uid = user_id or self.user_id
         if uid is None:
             raise InvalidInputError("forget_user needs a user_id (none given, none configured)")
+        await background.stop(self.storage, lambda memory: memory.user_id == uid)
         return await self.storage.aforget_user(uid)
 
     async def prepare_inputs_for_task_async(self) -> dict[str, Any]:
@@ -274,6 +287,7 @@ class Memory:
         from memwise.memory.load import first_read_turns, load_memory
         from memwise.models.resolve import context_window
 
+        await background.settle(self)
         start = await self.storage.astart_turn(
             self.session_id, user_id=self.user_id, agent_id=self.agent_id, create=False,
             load_profile=self.load_user_analysis_memory,
@@ -291,6 +305,22 @@ class Memory:
         for name, section in parts.items():
             prepared[name] = render_context(**section, max_tokens=budget) or ""
         return prepared
+
+    # ------------------------------------------------------------------ background updates
+    async def aflush(self, timeout: float | None = None) -> None:
+        """Make the session's pending summary and profile updates now and wait for them: this
+        process's, and those another process left behind (it crashed after answering). Raises
+        MemorySaveError if they cannot be made (the error of the last attempt) within `timeout`."""
+        await background.flush(self, timeout)
+
+    flush = sync_twin(aflush, shared_loop=lambda self: True)
+
+    async def apending(self) -> PendingUpdates:
+        """What memory is behind on for this session: turns whose updates are not stored yet
+        (per update), whether this process is making them, and the last error if they fail."""
+        return await background.status(self)
+
+    pending = sync_twin(apending)
 
     async def load_run_async(self, run_id: str) -> Run | None:
         """A run record of this session (status, usage, error), or None."""
@@ -312,17 +342,18 @@ class Memory:
     search = sync_twin(asearch)
     recall_context = sync_twin(arecall_context)
 
-    get_session = sync_twin(get_session_async)
+    # reads may make the updates an ended event loop left behind: with memory's model, on the shared loop
+    get_session = sync_twin(get_session_async, shared_loop=lambda self: self.updates_later)
     find_session = sync_twin(find_session_async)
     get_messages = sync_twin(get_messages_async)
     list_sessions = sync_twin(list_sessions_async)
     delete_session = sync_twin(delete_session_async)
     get_metadata = sync_twin(get_metadata_async)
     set_metadata = sync_twin(set_metadata_async)
-    get_user_profile = sync_twin(get_user_profile_async)
+    get_user_profile = sync_twin(get_user_profile_async, shared_loop=lambda self: self.updates_later)
     forget_user = sync_twin(forget_user_async)
     load_run = sync_twin(load_run_async)
-    prepare_inputs_for_task = sync_twin(prepare_inputs_for_task_async)
+    prepare_inputs_for_task = sync_twin(prepare_inputs_for_task_async, shared_loop=lambda self: self.updates_later)
 
     def __repr__(self) -> str:
         flags = [

@@ -10,8 +10,10 @@ from pydantic_ai.messages import ModelMessage
 from pydantic_ai.models import Model
 from pydantic_ai.usage import RunUsage
 
+from memwise.memory import background, freshness
 from memwise.memory.budget import context_budget
 from memwise.memory.load import LoadedMemory, first_read_turns, load_memory
+from memwise.memory.pending import pending_turn_write
 from memwise.memory.save import SummaryUpdate, summarise_turn, update_profile, update_session
 from memwise.memory.usage import UsageReport, add_counts
 from memwise.memory.window import strip_injected
@@ -50,6 +52,8 @@ class MemoryRun:
         memory = self.memory
         if run is None and not (memory.saves_anything or memory.loads_anything):
             return None
+        if memory.updates_later:
+            await freshness.before_reading(memory)
         self.start = await memory.storage.astart_turn(
             memory.session_id,
             user_id=memory.user_id,
@@ -69,6 +73,8 @@ class MemoryRun:
             return self.loaded
         budget = context_budget(memory.max_context_tokens, context_window(self.model))
         self.loaded = await load_memory(memory, self.start, budget, task)
+        if memory.updates_later and await freshness.catch_up_for_run(memory, self.memory_model, self.start, self.loaded):
+            self.loaded = await load_memory(memory, self.start, budget, task)
         if memory.debug:
             memory.log(
                 "loaded %d turn(s) of history and %s for session %s (%d of %d tokens)",
@@ -99,6 +105,12 @@ class MemoryRun:
         if not memory.saves_anything:
             if lease is not None:
                 await lease.complete(report.as_dict())
+            return report
+        if memory.updates_later:  # the answer first; memory's LLM calls follow in the background
+            turn, needs = pending_turn_write(memory, self.run_id, messages, report, history_stored=history_stored)
+            await (lease.complete(report.as_dict(), turn) if lease is not None else memory.storage.afinish_turn(turn))
+            if needs:
+                background.enqueue(memory, self.memory_model, self.run_id, report)
             return report
         turn = await self._turn_write(messages, report, history_stored)
         end = await (lease.complete(report.as_dict(), turn) if lease is not None else memory.storage.afinish_turn(turn))

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 from typing_extensions import Unpack
 
 from memwise.errors import AlreadyExistsError, LeaseHeldError, NotFoundError, SchemaVersionError, VersionConflict
+from memwise.storage import closing
 from memwise.storage.checks import (
     Encoded,
     RunChanges,
@@ -64,6 +65,10 @@ class Storage(Searchable, Vectors, Backend):
     """Base class of every storage. Every method has an async twin named with an `a` prefix."""
 
     _opened = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        closing.hooks_first(cls)  # a backend's close() first ends the work that needs it
 
     # ================================================================ sessions
     def create_session(

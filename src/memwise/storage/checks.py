@@ -22,6 +22,7 @@ class SessionChanges(TypedDict, total=False):
     summarized_through: int
     metadata: dict[str, Any]
     usage: dict[str, int]
+    pending_turns: list[dict[str, Any]]
 
 
 class RunChanges(TypedDict, total=False):
@@ -96,7 +97,16 @@ def check_session_changes(given: Mapping[str, Any]) -> dict[str, Any]:
         check_json_dict(changes["metadata"], "metadata")
     if "usage" in changes:
         check_usage(changes["usage"])
+    if "pending_turns" in changes:
+        check_pending_turns(changes["pending_turns"])
     return changes
+
+
+def check_pending_turns(value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise InvalidInputError(f"pending_turns must be a list of dicts, not {value!r:.80}")
+    dumps(value, "pending_turns")
+    return value
 
 
 def check_run_changes(given: Mapping[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,9 @@ T = TypeVar("T")
 
 @dataclass(slots=True)
 class Session:
-    """One conversation. `summarized_through` is the highest message seq folded into `summary`."""
+    """One conversation. `summarized_through` is the highest message seq folded into `summary`;
+    `pending_turns` lists the turns whose memory updates (summary, profile) are still to be made
+    (see memwise.memory.pending)."""
 
     session_id: str
     user_id: str | None = None
@@ -26,6 +28,7 @@ class Session:
     summarized_through: int = 0
     metadata: dict[str, Any] = field(default_factory=dict)
     usage: dict[str, int] = field(default_factory=dict)
+    pending_turns: list[dict[str, Any]] = field(default_factory=list)
     created_at: float = 0.0
     updated_at: float = 0.0
     version: int = 0

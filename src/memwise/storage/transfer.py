@@ -10,7 +10,9 @@ One JSON object per line, in this order:
     {"type":"profile", every UserProfile field}              # sorted by user_id
     {"type":"end", "sessions":N, "messages":N, "runs":N, "profiles":N}
 
-`data` of a message is the pydantic-ai message's JSON. Records keep their versions and
+`data` of a message is the pydantic-ai message's JSON. A session's `pending_turns` (turns whose
+memory updates are still to be made) is written only when there are some, so stores without them
+export as before, and files without it import as sessions with none. Records keep their versions and
 timestamps, and the same store always exports to the same bytes, so importing into an empty store
 and exporting again gives the same file. Format 1 files (no versions, no `updated_at`, no
 `created_at` of sessions and messages) still import: version 1, stamped with the import's time.
@@ -56,6 +58,8 @@ _ADDED_IN_2 = {
     "run": ("updated_at", "version"),
     "profile": ("updated_at", "version"),
 }
+# fields written only when not empty (added after format 2, which older memwise reads)
+_OMITTED_WHEN_EMPTY = {"session": ("pending_turns",)}
 
 
 class ImportFileError(InvalidInputError):
@@ -94,7 +98,11 @@ def _export(store: Storage, write: Callable[[str], Any]) -> dict[str, int]:
 
 
 def _record_line(kind: str, record: Any) -> dict[str, Any]:
-    return {"type": kind, **{name: getattr(record, name) for name in FIELDS[kind]}}
+    line = {"type": kind, **{name: getattr(record, name) for name in FIELDS[kind]}}
+    for name in _OMITTED_WHEN_EMPTY.get(kind, ()):
+        if not line[name]:
+            del line[name]
+    return line
 
 
 def _line(record: dict[str, Any]) -> str:
@@ -277,6 +285,8 @@ class ExportFile:
         if format_version == 1:
             for name in _ADDED_IN_2[kind]:
                 line.setdefault(name, 1 if name == "version" else self._now)
+        for name in _OMITTED_WHEN_EMPTY.get(kind, ()):
+            line.setdefault(name, [])
         missing, extra = set(FIELDS[kind]) - set(line), set(line) - set(FIELDS[kind])
         if missing or extra:
             raise ImportFileError(
