@@ -37,6 +37,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("memwise.memory")
 
+#: Seconds an update waits before it starts: turns that end together are covered together, and a
+#: loop that ends right after its turn (`asyncio.run`) stops the update before it writes anything
+#: (it is made at the next read, run or exit), not in the middle of a write.
+START_DELAY_SECONDS = 0.02
 #: Seconds a run or a read waits for this process's updates of its session before going on.
 WAIT_SECONDS = 60.0
 #: Seconds the interpreter's exit waits, in all, for pending updates.
@@ -136,6 +140,7 @@ def _request(
 async def _drain(queue: _Queue) -> None:
     """Make the session's updates until every request is covered (or attempts run out)."""
     try:
+        await asyncio.sleep(START_DELAY_SECONDS)
         while True:
             with _lock:
                 target = queue.wanted
