@@ -40,7 +40,7 @@ logger = logging.getLogger("memwise.memory")
 #: Seconds an update waits before it starts: turns that end together are covered together, and a
 #: loop that ends right after its turn (`asyncio.run`) stops the update before it writes anything
 #: (it is made at the next read, run or exit), not in the middle of a write.
-START_DELAY_SECONDS = 0.02
+START_DELAY_SECONDS = 0.005
 #: Seconds a run or a read waits for this process's updates of its session before going on.
 WAIT_SECONDS = 60.0
 #: Seconds the interpreter's exit waits, in all, for pending updates.
