@@ -2,8 +2,10 @@
 
     python -m bench --quick                 # every workload, small sizes (< 2 minutes)
     python -m bench                         # full sizes (< 20 minutes)
-    python -m bench --only overhead,peers   # some workloads: overhead, tokens, concurrency, peers, answerfirst, profile
-    python -m bench --publish               # also copy RESULTS.md (+ plot) to bench/
+    python -m bench --only overhead,peers   # some workloads: overhead, tokens, concurrency, peers, recall, answerfirst, traits, profile
+    python -m bench --only recall --locomo PATH   # recall on LoCoMo (default ../shared/data/locomo/locomo-dev.json)
+    python -m bench --only traits --local   # traits also on the real local model (slow)
+    python -m bench --publish               # also copy RESULTS.md (+ plot) to bench/ (with --only: just those sections)
     python -m bench --profile               # also profile the per-turn path (writes bench/PROFILE.md)
 
 Outputs in --out (default bench/out/): results.json, RESULTS.md, overhead.png, peers/*.log.
@@ -28,10 +30,17 @@ WORKLOADS = {
     "tokens": "2. tokens sent to memory's own LLM calls per turn",
     "concurrency": "3. concurrent sessions through the async API",
     "peers": "4. peers side by side (Upsonic, Agno)",
-    "answerfirst": "5. turn latency with a slow memory model: answer first vs in-turn updates",
+    "recall": "5. recall on LoCoMo: strict evidence recall by budget and category, latency",
+    "answerfirst": "6. turn latency with a slow memory model: answer first vs in-turn updates",
+    "traits": "7. invented traits and stated-trait recall in profiles, attribution in summaries",
     "profile": "profile of the per-turn path (pyinstrument)",
 }
-DEFAULT = ("overhead", "tokens", "concurrency", "peers", "answerfirst")
+#: The heading of each workload's section in RESULTS.md (a partial --publish replaces just these).
+HEADINGS = {
+    "overhead": "## 1.", "tokens": "## 2.", "concurrency": "## 3.", "peers": "## 4.", "recall": "## 5.",
+    "answerfirst": "## 6.", "traits": "## 7.",
+}
+DEFAULT = ("overhead", "tokens", "concurrency", "peers", "recall", "answerfirst", "traits")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,6 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="also run the profile (bench/PROFILE.md)")
     parser.add_argument("--drive", action="store_true",
                         help="workload 1: drive every turn through the agent instead of prefilling storage")
+    parser.add_argument("--locomo", default=None, metavar="PATH",
+                        help="workload 5: LoCoMo JSON (data/locomo10.json of snap-research/LoCoMo); "
+                             "default ../shared/data/locomo/locomo-dev.json beside the repository")
+    parser.add_argument("--local", action="store_true",
+                        help="traits: also measure the real local model (slow: minutes on 2 cores)")
     args = parser.parse_args(argv)
 
     only = tuple(w.strip() for w in args.only.split(",") if w.strip()) or DEFAULT
@@ -53,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown workload(s) {', '.join(unknown)}; choose from {', '.join(WORKLOADS)}")
     mode = Mode.make(args.quick)
     mode.drive_all = args.drive
+    mode.local_model = args.local
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("MEMWISE_TELEMETRY", "false")
@@ -67,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         section = sections[name] = Section(name, WORKLOADS[name])
         print(f"== {WORKLOADS[name]}", flush=True)
         t = time.perf_counter()
-        guarded(section, name, lambda name=name, section=section: _run(name, mode, section, out))
+        guarded(section, name, lambda name=name, section=section: _run(name, mode, section, out, args.locomo))
         section.seconds = time.perf_counter() - t
         section.when = time.strftime("%Y-%m-%d %H:%M")
         print(f"   ({section.seconds:.0f} s)", flush=True)
@@ -95,9 +110,14 @@ def main(argv: list[str] | None = None) -> int:
     (out / "RESULTS.md").write_text(md)
     if args.publish:
         published = md.replace(f"]({plot_name})", "](RESULTS.png)") if has_plot else md
-        (BENCH_DIR / "RESULTS.md").write_text(published)
-        if has_plot:
-            shutil.copyfile(out / plot_name, BENCH_DIR / "RESULTS.png")
+        target = BENCH_DIR / "RESULTS.md"
+        if not set(DEFAULT) <= set(sections) and target.exists():  # a partial run: refresh its sections only
+            ran = [HEADINGS[name] for name in only if name in HEADINGS] + ["## How to run"]
+            target.write_text(report.splice(target.read_text(), published, ran))
+        else:
+            target.write_text(published)
+            if has_plot:
+                shutil.copyfile(out / plot_name, BENCH_DIR / "RESULTS.png")
     print(f"\nwrote {out / 'results.json'}, {out / 'RESULTS.md'}" + (f", {out / plot_name}" if has_plot else "")
           + (" and bench/RESULTS.md" if args.publish else "") + f" in {facts['total_seconds']:.0f} s")
     for t in results["targets"]:
@@ -126,7 +146,7 @@ def _merge_earlier(path: Path, sections: dict[str, Section], mode: Mode) -> list
     return kept
 
 
-def _run(name: str, mode: Mode, section: Section, out: Path) -> None:
+def _run(name: str, mode: Mode, section: Section, out: Path, locomo: str | None = None) -> None:
     if name == "overhead":
         from bench.workloads import overhead
 
@@ -143,10 +163,18 @@ def _run(name: str, mode: Mode, section: Section, out: Path) -> None:
         from bench.workloads import peers
 
         peers.run(mode, section, out)
+    elif name == "recall":
+        from bench.workloads import recall
+
+        recall.run(mode, section, locomo)
     elif name == "answerfirst":
         from bench.workloads import answerfirst
 
         answerfirst.run(mode, section)
+    elif name == "traits":
+        from bench.workloads import traits
+
+        traits.run(mode, section)
     elif name == "profile":
         from bench import profile_turn
 

@@ -51,6 +51,7 @@ class Mode:
     peer_lengths: tuple[int, ...]
     peer_budget_s: float
     drive_all: bool  # drive every turn through the agent instead of prefilling storage
+    local_model: bool = False  # traits: also measure the real local model (slow)
 
     @classmethod
     def make(cls, quick: bool) -> Mode:

@@ -82,6 +82,8 @@ def _text_for(name: str) -> str:
     lowered = name.lower()
     if "summary" in lowered:
         return SUMMARY
+    if lowered == "evidence":  # trait extraction quotes the user (see user_prompt)
+        return "my name is Alice, I work as a Python developer in Berlin"
     if lowered == "name":
         return "Alice"
     if "occupation" in lowered or "role" in lowered:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,9 @@ TARGET_TEXT = {
     "peers": "At 1,000 turns: ≥ 20x lower per-turn overhead than Upsonic, and lower than Agno",
     "tokens": "Memory's LLM tokens per turn flat: turn 1,000 within 1.5x of turn 20",
     "concurrency": "100 async sessions: ≥ 80% of the bare driver's async throughput, 0 lost messages",
+    "recall_lexical": "Recall (issue 13): strict recall at 2k tokens ≥ 0.80 with no model",
+    "recall_best": "Recall (issue 13): strict recall at 2k tokens ≥ 0.85 with the best offline configuration",
+    "recall_search": "Recall (issue 13): search p50 ≤ 5 ms at 10k messages per user (SQLite, PostgreSQL)",
     "answerfirst": "Memory model 1 s per call, 2.5 s between turns: agent.do p50 and p95 ≤ answer time + 10 ms (issue 15)",
 }
 
@@ -113,6 +117,19 @@ def targets(sections: dict[str, Section], mode: Mode) -> list[dict[str, str]]:
         add("concurrency", f"{backend}, agent turns",
             f"{row['turns_per_s']:,.0f} vs {row['floor_turns_per_s']:,.0f} turns/s = {row['ratio_to_floor']:.0%}; "
             f"lost {row['lost_messages']}, errors {row['errors']}{extra}", "PASS" if ok else "FAIL")
+    # 6. recall on LoCoMo (issue 13)
+    recall = [r for r in _rows(sections, "recall") if r["budget"] == 2_000]
+    lexical = [r for r in recall if r["config"] == "no model"]
+    for r in lexical:
+        add("recall_lexical", r["backend"], f"{r['all']:.3f}", "PASS" if r["all"] >= 0.80 else "FAIL")
+    if recall:
+        best = max(recall, key=lambda r: r["all"])
+        add("recall_best", f"{best['config']}, {best['backend']}", f"{best['all']:.3f}", "PASS" if best["all"] >= 0.85 else "FAIL")
+    scale = sections["recall"].raw.get("scale", {}) if "recall" in sections else {}
+    for name in ("sqlite", "postgres"):
+        if name in scale:
+            ms = scale[name]["search_p50_ms"]
+            add("recall_search", f"{name}, {scale[name]['messages_per_user']:,} messages", f"{ms:.1f} ms", "PASS" if ms <= 5 else "FAIL")
     # 6. answer first
     first = next((r for r in _rows(sections, "answerfirst") if r["config"] == "background updates" and r["pause_s"] > 0), None)
     # (the answer time: the same agent with history only, same rhythm)
@@ -186,23 +203,66 @@ def markdown(
     _section(w, sections.get("peers"), "## 4. Peers side by side (same workload, same fake model)",
              "| framework | turns | overhead p50 | overhead p95 | turn with memory p50 | turn w/o memory p50 | memory tokens / turn | memory calls / turn |",
              "|---|---:|---:|---:|---:|---:|---:|---:|", _peers_line)
-    _section(w, sections.get("answerfirst"), "## 5. Turn latency with a slow memory model: answer first",
+    _section(w, sections.get("answerfirst"), "## 6. Turn latency with a slow memory model: answer first",
              "| memory updates | pause between turns | agent.do p50 | agent.do p95 | over the answer p50 | over the answer p95 | "
              "caught up after the last turn |",
              "|---|---:|---:|---:|---:|---:|---:|",
              lambda r: f"| {r['config']} | {r['pause_s']:.1f} s | {r['p50_ms']:,.1f} ms | {r['p95_ms']:,.1f} ms | "
                        f"{r['over_answer_p50_ms']:+,.1f} ms | {r['over_answer_p95_ms']:+,.1f} ms | {r['caught_up_ms']:,.0f} ms |")
 
+    sec = sections.get("recall")
+    if sec:
+        _recall(w, sec)
+
+    sec = sections.get("traits")
+    if sec:
+        from bench.workloads import traits
+
+        w("## 7. Profiles hold only what the user said; summaries say who said what (issue 16)")
+        w("")
+        _notes(w, sec)
+        traits.render(w, sec, facts)
+        _unavailable(w, sec)
+
     w("## How to run")
     w("")
     w("```")
     w("python -m bench --quick            # < 2 minutes on a quiet machine (first run also installs the peers)")
     w("python -m bench                    # full: < 20 minutes")
-    w("python -m bench --only peers       # one workload: overhead, tokens, concurrency, peers, answerfirst, profile")
+    w("python -m bench --only peers       # one workload: overhead, tokens, concurrency, peers, recall, answerfirst, traits, profile")
+    w("python -m bench --only traits --local   # traits also on the real local model (slow)")
     w("python -m bench --publish          # also copy this file to bench/RESULTS.md")
     w("```")
     w("")
     return "\n".join(lines)
+
+
+def _recall(w, sec: Section) -> None:
+    from bench.locomo import CATEGORIES
+
+    w("## 5. Recall on LoCoMo (strict evidence recall, no LLM)")
+    w("")
+    _notes(w, sec)
+    if sec.rows:
+        labels = list(CATEGORIES.values())
+        w("| configuration | backend | budget | all | " + " | ".join(labels) + " | tokens p50 | recall p50 | recall p95 |")
+        w("|---|---|---:|---:|" + "---:|" * len(labels) + "---:|---:|---:|")
+        for r in sec.rows:
+            timed = (f"{r['recall_p50_ms']:.1f} ms | {r['recall_p95_ms']:.1f} ms" if "recall_p50_ms" in r else " | ")
+            w(f"| {r['config']} | {r['backend']} | {r['budget']:,} | **{r['all']:.3f}** | "
+              + " | ".join(f"{r[label]:.3f}" for label in labels) + f" | {r['tokens_p50']:,.0f} | {timed} |")
+    searches = sec.raw.get("search", {})
+    scale = sec.raw.get("scale", {})
+    if searches or scale:
+        w("")
+        w("| backend | messages per user | search p50 | search p95 | recall_context p50 (2k, no model) | recall p95 |")
+        w("|---|---:|---:|---:|---:|---:|")
+        for name, r in [*searches.items(), *scale.items()]:
+            recall = (f"{r['recall_p50_ms']:.1f} ms | {r['recall_p95_ms']:.1f} ms" if "recall_p50_ms" in r else "(above) | ")
+            w(f"| {name} | {r['messages_per_user']:,} | {r['search_p50_ms']:.2f} ms | {r['search_p95_ms']:.2f} ms | {recall} |")
+        w("")
+        w("_search = `search_messages(question words, user_id, limit=200)`, the first stage recall asks for._")
+    _unavailable(w, sec)
 
 
 def _section(w, sec: Section | None, title: str, header: str, rule: str, line) -> None:
@@ -292,3 +352,25 @@ def plot(sections: dict[str, Section], path: Path) -> bool:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return True
+
+
+def splice(published: str, fresh: str, headings: list[str]) -> str:
+    """`published` with the sections of `fresh` that start with one of `headings` put in place
+    (replacing the same section, or inserted before "## How to run"), the rest kept."""
+    def blocks(text: str) -> list[str]:
+        return re.split(r"(?m)^(?=## )", text)
+
+    new = {h: b for b in blocks(fresh) for h in headings if b.startswith(h)}
+    out, placed = [], set()
+    for block in blocks(published):
+        if block.startswith("## How to run"):  # sections new to the file go before it
+            out += [new[h] for h in headings if h in new and h not in placed and not h.startswith("## How to run")]
+            placed |= {h for h in new if not h.startswith("## How to run")}
+        heading = next((h for h in headings if block.startswith(h)), None)
+        if heading in new:
+            out.append(new[heading])
+            placed.add(heading)
+            continue
+        out.append(block)
+    out += [new[h] for h in headings if h in new and h not in placed]
+    return "".join(out)

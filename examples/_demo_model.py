@@ -44,11 +44,13 @@ def _respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
         known = re.findall(r"^- (.+)$", texts[-1], re.M)
         new = [f for f in _facts(texts[-1].partition("New conversation turns:")[2]) if f not in known]
         return ModelResponse(parts=[TextPart("\n".join(f"- {f}" for f in known + new) or "- nothing yet")])
-    if info.output_tools:  # memory's trait extraction
+    if info.output_tools:  # memory's trait extraction: each value with the user's words
         recent = texts[-1].partition("Recent messages from the user:")[2]
-        found = dict(f.split(": ", 1) for f in _facts(recent) if f.split(": ")[0] in ("name", "expertise"))
-        if "expertise" in found:
-            found["expertise"] = [found["expertise"]]
+        found: dict = {"evidence": []}
+        for key in ("name", "expertise"):
+            for match in PATTERNS[key].finditer(recent):
+                found[key] = [match.group(1)] if key == "expertise" else match.group(1)
+                found["evidence"].append(match.group(0))
         return ModelResponse(parts=[ToolCallPart(info.output_tools[0].name, found)])
     remembered = _facts("\n".join(texts[:-1])) + re.findall(r"^- (\w+: .+)$", instructions, re.M)
     if not remembered:

@@ -111,22 +111,22 @@ def test_each_message_is_one_mem0_memory_with_its_words_scope_and_exact_body(mem
     assert found and found[0]["memory"] == "what is the weather in Paris"
 
 
-def test_search_messages_uses_mem0_search(local: Mem0Storage):
+def test_semantic_search_uses_mem0_search(local: Mem0Storage):
     local.create_session("s1", user_id="alice")
     local.create_session("s2", user_id="bob")
     local.append_messages("s1", turn("my cat is called Miso") + turn("I like green tea"))
     local.append_messages("s2", turn("my cat is called Tom"))
-    hits = local.search_messages("what is my cat called", user_id="alice", limit=2)
+    hits = local.semantic_search("what is my cat called", user_id="alice", limit=2)
     assert hits and hits[0].message.parts[0].content == "my cat is called Miso"
     assert {h.session_id for h in hits} == {"s1"}
-    in_s2 = local.search_messages("my cat", session_id="s2")
+    in_s2 = local.semantic_search("my cat", session_id="s2")
     assert in_s2 and {h.session_id for h in in_s2} == {"s2"}
 
 
-async def test_search_messages_async(local: Mem0Storage):
+async def test_semantic_search_async(local: Mem0Storage):
     await local.acreate_session("s1", user_id="alice")
     await local.aappend_messages("s1", turn("the deploy failed on friday"))
-    hits = await local.asearch_messages("deploy friday", session_id="s1")
+    hits = await local.asemantic_search("deploy friday", session_id="s1")
     assert hits[0].seq == 1
 
 
@@ -263,7 +263,7 @@ def test_platform_uses_filters_and_event_polling(platform):
     mine = [m for m in fake.memories.values() if m["metadata"]["mw_kind"] in ("session", "message")]
     assert len(mine) == 3 and {m["user_id"] for m in mine} == {"alice"} and {m["run_id"] for m in mine} == {"s1"}
     assert ("GET", next(p for m, p in fake.requests if p.startswith("/v1/event/"))) in fake.requests
-    hits = storage.search_messages("hi there", session_id="s1")
+    hits = storage.semantic_search("hi there", session_id="s1")
     assert [h.seq for h in hits][:1] == [1]
 
 

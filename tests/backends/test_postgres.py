@@ -19,6 +19,7 @@ import pytest
 from memwise.errors import ConfigurationError, StorageError, StorageUnavailableError
 from memwise.storage.contract import RawMessage, RecordQuery
 from memwise.storage.plan import drive
+from memwise.storage.sql.schema import MIGRATIONS
 from tests.conformance.messages import turn
 from tests.support import postgres_backend
 from tests.support.recipe import BackendUnavailable, in_ci
@@ -261,7 +262,7 @@ def test_concurrent_setup_of_a_new_schema_does_not_collide(admin: Any, url: str,
     for storage in storages:
         storage.close()
     assert errors == []
-    assert admin.execute(f'SELECT count(*) FROM "{schema}".memwise_migrations').fetchone()[0] == 1
+    assert admin.execute(f'SELECT count(*) FROM "{schema}".memwise_migrations').fetchone()[0] == len(MIGRATIONS)
     assert admin.execute(f'SELECT count(*) FROM "{schema}".memwise_records WHERE kind = %s', ("session",)).fetchone()[0] == count
 
 
@@ -542,3 +543,23 @@ def test_close_ends_the_pool_guard_of_a_loop_that_stays_open(url: str, schema: s
         assert not asyncio.all_tasks(loop)  # the guard, the pool's scheduler and workers: all done
     finally:
         loop.close()
+
+
+# ------------------------------------------------------------------------------------ search
+def test_search_words_common_in_the_table_rank_but_select_no_message_alone(admin: Any, url: str, schema: str):
+    storage = PostgresStorage(db_url=url, db_schema=schema)
+    try:
+        storage.create_session("s1", user_id="u1")
+        for i in range(60):
+            storage.append_messages("s1", turn(f"caroline said line {i}", "ok"))
+        storage.append_messages("s1", turn("caroline adopted a greyhound", "ok"))
+        storage.append_messages("s1", turn("a greyhound race", "ok"))
+        admin.execute(f'ANALYZE "{schema}".memwise_messages')  # the statistics the search reads
+        hits = storage.search_messages("did caroline adopt a greyhound", user_id="u1", limit=10)
+        assert [hit.seq for hit in hits] == [121, 123]  # the common word only adds to the score
+        assert len(storage.search_messages("caroline", user_id="u1", limit=100)) == 61  # common words alone
+        stats = storage._lexeme_stats
+        common = [lexeme for lexeme, share in zip(stats.lexemes, stats.shares, strict=True) if share > 0.2]
+        assert "carolin" in common and "greyhound" not in common and "adopt" not in common
+    finally:
+        storage.close()

@@ -61,12 +61,13 @@ def reply(body: dict[str, Any]) -> str | dict[str, Any]:
         known = [f"{k}: {v}" for k, v in BULLET.findall(previous)]
         merged = list(dict.fromkeys(known + facts(new)))
         return "\n".join(f"- {fact}" for fact in merged) or "- nothing yet"
-    if kind(body) == "profile":  # memory's trait extraction
+    if kind(body) == "profile":  # memory's trait extraction: each value with the user's words
         recent = users[-1].partition("Recent messages from the user:")[2]
-        found: dict[str, Any] = {}
-        for fact in facts(recent):
-            key, value = fact.split(": ", 1)
-            found[key] = [value] if key == "expertise" else value
+        found: dict[str, Any] = {"evidence": []}
+        for key, pattern in (("name", NAME), ("expertise", ROLE)):
+            for match in pattern.finditer(recent):
+                found[key] = [match.group(1)] if key == "expertise" else match.group(1)
+                found["evidence"].append(match.group(0))
         return found
     remembered = facts("\n".join(users[:-1])) + [f"{k}: {v}" for k, v in BULLET.findall(system)]
     if not remembered:

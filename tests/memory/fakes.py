@@ -27,6 +27,7 @@ from pydantic_ai.messages import (
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from memwise.memory.budget import estimate_tokens, part_text
+from memwise.memory.profile import UserTraits
 
 SUMMARY_MARK = "running summary"
 NAME = re.compile(r"\bmy name is (\w+)", re.I)
@@ -36,12 +37,55 @@ LIKE = re.compile(r"\bI like (\w+)", re.I)
 LIVE = re.compile(r"\bI live in (\w+)", re.I)
 
 
-def facts(text: str) -> list[str]:
-    """The facts a sentence states, as 'key=value' strings."""
+def stated(text: str) -> list[tuple[str, str, str]]:
+    """The facts a sentence states, as (key, value, the words that state it)."""
     found = []
     for key, pattern in (("name", NAME), ("role", ROLE), ("project", PROJECT), ("likes", LIKE), ("lives", LIVE)):
-        found += [f"{key}={m}" for m in pattern.findall(text)]
+        found += [(key, m.group(1), m.group(0)) for m in pattern.finditer(text)]
     return found
+
+
+def facts(text: str) -> list[str]:
+    """The facts a sentence states, as 'key=value' strings."""
+    return [f"{key}={value}" for key, value, _ in stated(text)]
+
+
+#: What a small model stored in `memwise demo` that Alice never said.
+INVENTED = {
+    "goals": ["career growth", "technical skills development"],
+    "preferences": ["efficient", "organized", "detail-oriented"],
+    "interests": ["programming", "technology"],
+    "communication_style": "concise",
+}
+ASSUMED = re.compile(r"\byou (?:love|like|prefer|use) (\w+)", re.I)
+
+
+def inventing(prompt: str, info: AgentInfo) -> dict[str, Any]:
+    """A trait extraction that invents on purpose (a `trait_overrides`): what the user stated, with
+    the right quotes (a skill filed as an interest too, as the local model did), plus the demo's
+    invented traits citing the user's first sentence and words nobody wrote, plus what the
+    assistant assumed ("you love hiking") citing the assistant."""
+    before, _, user = prompt.partition("Recent messages from the user:")
+    first = next((line[2:] for line in user.splitlines() if line.startswith("- ")), "")
+    fields = {"role": "expertise", "likes": "interests", "lives": "location"}
+    claims = [(fields.get(key, key), value) for key, value, _ in stated(user)]
+    claims += [("interests", value) for key, value, _ in stated(user) if key == "role"]  # smeared over fields
+    quotes = [quote for _, _, quote in stated(user)] + [first]
+    for field_name, values in INVENTED.items():
+        claims += [(field_name, value) for value in (values if isinstance(values, list) else [values])]
+        quotes += [f"I care about {value}" for value in (values if isinstance(values, list) else [values])]
+    for match in ASSUMED.finditer(before):
+        claims.append(("interests", match.group(1)))
+        quotes.append(match.group(0))
+    if "traits" in info.output_tools[0].parameters_json_schema.get("properties", {}):
+        return {"evidence": quotes, "traits": [{"name": f"{k} {n}", "value": v} for n, (k, v) in enumerate(claims)]}
+    out: dict[str, Any] = {"evidence": quotes}
+    for field_name, value in claims:
+        if "list" in str(UserTraits.model_fields[field_name].annotation):
+            out.setdefault(field_name, []).append(value)
+        else:
+            out.setdefault(field_name, value)
+    return out
 
 
 @dataclass
@@ -131,12 +175,13 @@ class ReadingModel:
             if override is not None:
                 return override
         _, _, recent = prompt.partition("Recent messages from the user:")
-        found = dict(f.split("=", 1) for f in facts(recent))
+        found = {key: value for key, value, _ in stated(recent)}
+        quotes = [quote for _, _, quote in stated(recent)]  # the user's words, quoted first
         schema = info.output_tools[0].parameters_json_schema
         fields = set(schema.get("properties", {}))
         if "traits" in fields:  # dynamic profile
-            return {"traits": [{"name": k, "value": v} for k, v in found.items()]}
-        out: dict[str, Any] = {}
+            return {"evidence": quotes, "traits": [{"name": k, "value": v} for k, v in found.items()]}
+        out: dict[str, Any] = {"evidence": quotes}
         if "name" in fields and "name" in found:
             out["name"] = found["name"]
         if "expertise" in fields and "role" in found:

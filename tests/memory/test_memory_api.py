@@ -66,6 +66,10 @@ class Schema(BaseModel):
     team: str | None = None
 
 
+class WithEvidence(BaseModel):
+    evidence: str | None = None
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
@@ -76,6 +80,7 @@ class Schema(BaseModel):
         ({"user_analysis_memory": True}, "need a user_id"),
         ({"user_profile_schema": dict, "user_id": "u"}, "user_profile_schema must be a pydantic BaseModel"),
         ({"user_profile_schema": Schema, "dynamic_user_profile": True}, "either user_profile_schema or dynamic"),
+        ({"user_profile_schema": WithEvidence, "user_id": "u"}, "cannot have a field named 'evidence'"),
         ({"session_id": ""}, "session_id must be a non-empty string"),
         ({"summary_max_tokens": 3}, "summary_max_tokens must be an integer >= 16"),
         ({"profile_input_tokens": "many"}, "profile_input_tokens must be an integer >= 16"),

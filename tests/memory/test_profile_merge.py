@@ -64,8 +64,10 @@ def test_partial_model_makes_required_fields_optional() -> None:
         level: int = 1
 
     partial = partial_model(Custom)
-    assert partial().model_dump(exclude_none=True) == {}
+    assert partial().model_dump(exclude_none=True) == {"evidence": []}
     assert partial(team="core").team == "core"
+    # the user's words are asked for first, before any trait
+    assert list(partial.model_json_schema()["properties"]) == ["evidence", "team", "level"]
 
 
 def test_extraction_reads_a_bounded_amount_of_recent_text() -> None:

@@ -76,3 +76,13 @@ def test_backlog_is_cut_oldest_first_to_the_input_cap(storage) -> None:
     assert "new turn" in refresh.prompt and "old turn 0 " not in refresh.prompt
     assert refresh.tokens <= estimate_tokens(refresh.instructions) + 500 + 60
     assert storage.get_session("s1").summarized_through == 602
+
+
+def test_a_summary_stuck_in_a_loop_is_stored_once(storage) -> None:
+    """A small model can loop ("said they said they ..."); the stored summary keeps the phrase once
+    and the call is asked to stop near the summary's cap."""
+    reader = ReadingModel(summary_fn=lambda prompt: "The user is Alice. The assistant said they" + " said they" * 200 + ".")
+    memory = Memory(storage, session_id="s1", summary_memory=True, summary_max_tokens=100)
+    Agent(reader.model, memory=memory).do("My name is Alice")
+    assert memory.get_session().summary == "The user is Alice. The assistant said they."  # waits for the update
+    assert reader.of("summary")[0].info.model_settings["max_tokens"] == 150

@@ -20,7 +20,8 @@ def test_profile_default_schema(storage, reader) -> None:
     agent.do("My name is Alice and I'm a Python developer")
     profile = memory.get_user_profile()
     call = reader.of("profile")[0]
-    assert set(call.info.output_tools[0].parameters_json_schema["properties"]) == set(UserTraits.model_fields)
+    properties = list(call.info.output_tools[0].parameters_json_schema["properties"])
+    assert properties == ["evidence", *UserTraits.model_fields]  # the user's words come first
     assert profile.data == {"name": "Alice", "expertise": ["Python"]}
     answer = agent.do("Who am I?")
     assert "name=Alice" in answer and "expertise=Python" in answer
@@ -33,8 +34,8 @@ def test_profile_custom_schema(storage) -> None:
 
     def custom(prompt, info):
         fields = set(info.output_tools[0].parameters_json_schema["properties"])
-        assert fields == {"team", "favourite_topic"}
-        return {"favourite_topic": "chess"} if "chess" in prompt else {}
+        assert fields == {"evidence", "team", "favourite_topic"}
+        return {"evidence": ["I like chess"], "favourite_topic": "chess"} if "chess" in prompt else {}
 
     reader = ReadingModel(trait_overrides=custom)
     agent, memory = agent_for(storage, reader, user_profile_schema=TeamProfile)
@@ -47,7 +48,8 @@ def test_profile_dynamic_profile_reuses_field_names(storage) -> None:
     names = iter(["Favorite Language", "favoriteLanguages", "favorite_language"])
 
     def drifting(prompt, info):  # a model that words the same trait differently each run
-        return {"traits": [{"name": next(names), "value": "Python"}, {"name": "pet", "value": None}]}
+        said = prompt.rpartition("- ")[2].strip()
+        return {"evidence": [said], "traits": [{"name": next(names), "value": "Python"}, {"name": "pet", "value": None}]}
 
     reader = ReadingModel(trait_overrides=drifting)
     agent, memory = agent_for(storage, reader, dynamic_user_profile=True)
@@ -60,30 +62,39 @@ def test_profile_dynamic_profile_reuses_field_names(storage) -> None:
 
 def test_profile_update_is_a_patch_with_provenance(storage) -> None:
     replies = iter([
-        {"name": "Alice", "expertise": ["Python"]},
+        {"evidence": ["My name is Alice", "I know Python"], "name": "Alice", "expertise": ["Python"]},
         {"name": None, "expertise": [], "location": ""},  # empty values must not erase anything
-        {"location": "Paris", "expertise": ["Rust"]},
+        {"evidence": ["I moved to Paris", "learned Rust"], "location": "Paris", "expertise": ["Rust"]},
     ])
     reader = ReadingModel(trait_overrides=lambda prompt, info: next(replies))
     agent, memory = agent_for(storage, reader)
-    runs = [agent.do(text, return_output=True).run_id for text in ("one", "two", "three")]
+    texts = ("My name is Alice and I know Python", "Nothing new", "I moved to Paris and learned Rust")
+    runs = [agent.do(text, return_output=True).run_id for text in texts]
     profile = memory.get_user_profile()
     assert profile.data == {"name": "Alice", "expertise": ["Python", "Rust"], "location": "Paris"}
     assert profile.provenance["name"]["run_id"] == runs[0]
     assert profile.provenance["expertise"]["run_id"] == runs[2]
     assert profile.provenance["location"]["run_id"] == runs[2]
     assert profile.provenance["name"]["updated_at"] < profile.provenance["location"]["updated_at"]
+    # each field keeps the user's words; a list that grew keeps the quotes of its earlier items
+    assert profile.provenance["name"]["evidence"] == ["My name is Alice"]
+    assert profile.provenance["expertise"]["evidence"] == ["I know Python", "learned Rust"]
 
 
 def test_profile_replace_mode_replaces(storage) -> None:
-    replies = iter([{"name": "Alice", "location": "Oslo"}, {"location": "Paris"}])
+    replies = iter([
+        {"evidence": ["My name is Alice", "I live in Oslo"], "name": "Alice", "location": "Oslo"},
+        {"evidence": ["I live in Paris now"], "location": "Paris"},
+    ])
     reader = ReadingModel(trait_overrides=lambda prompt, info: next(replies))
     agent, memory = agent_for(storage, reader, user_memory_mode="replace")
-    agent.do("one")
-    last = agent.do("two", return_output=True)
+    agent.do("My name is Alice and I live in Oslo")
+    last = agent.do("I live in Paris now", return_output=True)
     profile = memory.get_user_profile()
     assert profile.data == {"location": "Paris"}
-    assert profile.provenance == {"location": {"run_id": last.run_id, "updated_at": profile.provenance["location"]["updated_at"]}}
+    assert profile.provenance == {"location": {
+        "run_id": last.run_id, "updated_at": profile.provenance["location"]["updated_at"], "evidence": ["I live in Paris now"],
+    }}
 
 
 def test_profile_extraction_reads_bounded_recent_user_text(storage, reader) -> None:

@@ -17,6 +17,16 @@ def append(recipe: Recipe, session_id: str, worker: str, count: int) -> None:
     storage.close()
 
 
+def append_words(recipe: Recipe, session_id: str, worker: str, count: int) -> None:
+    """Append `count` turns whose prompts are "zebra {worker}-{i}", printing each id once its
+    append has returned (the search test checks that every printed one is findable)."""
+    storage = recipe.build()
+    for i in range(count):
+        storage.append_messages(session_id, turn(f"zebra {worker}-{i}", "ok"))
+        print(f"{worker}-{i}", flush=True)
+    storage.close()
+
+
 def append_forever(recipe: Recipe, session_id: str) -> None:
     """Append large turns until killed; prints once it has started."""
     storage = recipe.build()
@@ -34,6 +44,8 @@ if __name__ == "__main__":
     recipe = Recipe(data["target"], data["kwargs"], data["shared"])
     if job == "append":
         append(recipe, args[0], args[1], int(args[2]))
+    elif job == "append_words":
+        append_words(recipe, args[0], args[1], int(args[2]))
     elif job == "append_forever":
         append_forever(recipe, args[0])
     else:

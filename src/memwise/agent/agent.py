@@ -33,6 +33,7 @@ from memwise.hitl.requirements import Requirement
 from memwise.memory.context import join_instructions
 from memwise.memory.errors import SessionAccessError
 from memwise.memory.memory import Memory, enable_debug_logging
+from memwise.memory.recall import tools as recall_tools
 from memwise.memory.run import MemoryRun
 from memwise.memory.save import history_stored
 from memwise.models import resolve_model
@@ -90,7 +91,7 @@ class Agent:
         self.name = name
         self.metadata = dict(metadata or {})
         self.lease_ttl = float(lease_ttl)
-        pa_tools, self._specs = build_tools(self.tools)
+        pa_tools, self._specs = build_tools([*self.tools, *recall_tools(memory)])
         self._task_tools: dict[str, Any] = {}  # per-task tools by name, so this Agent can resume their runs
         self._output_types: dict[str, Any] = {}
         self._pending: OrderedDict[str, list[Requirement]] = OrderedDict()  # run id -> requirements handed out
@@ -305,7 +306,7 @@ class Agent:
         """Fit what memory read into the context, and compose the run's instructions."""
         context = None
         if state.memory_run is not None:
-            loaded = await state.memory_run.open()
+            loaded = await state.memory_run.open(state.checkpoint.prompt)
             state.checkpoint.history, context = loaded.history, loaded.context
         state.checkpoint.instructions = join_instructions(self.system_prompt, context, state.checkpoint.task_context)
 

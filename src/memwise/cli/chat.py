@@ -59,6 +59,7 @@ def chat(
     history: Annotated[bool, typer.Option("--history/--no-history", help="Store the chat history and send it to the model.")] = True,
     summary: Annotated[bool, typer.Option("--summary/--no-summary", help="Keep a running summary of the session.")] = True,
     profile: Annotated[bool, typer.Option("--profile/--no-profile", help="Learn a profile of the user.")] = True,
+    recall: Annotated[bool, typer.Option("--recall/--no-recall", help="Search all your earlier sessions and show the model what matches each message.")] = True,
 ) -> None:
     """Chat with an agent that remembers you. Pipe lines in to script a conversation."""
     from memwise.agent import Agent
@@ -75,6 +76,7 @@ def chat(
             memory = Memory(
                 store, session_id=session, user_id=user,
                 full_session_memory=history, summary_memory=summary, user_analysis_memory=profile,
+                recall_memory=recall,
             )
             agent = Agent(model, memory=memory)
             failures = Chat(agent, store, session, user).run()

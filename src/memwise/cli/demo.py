@@ -43,7 +43,7 @@ def demo(
                 ui.fail(f"{redact(db)} already holds the demo's session {SESSION!r}; give the demo a new store")
             memory = Memory(
                 store, session_id=SESSION, user_id=USER,
-                full_session_memory=True, summary_memory=True, user_analysis_memory=True,
+                full_session_memory=True, summary_memory=True, user_analysis_memory=True, recall_memory=True,
             )
             agent = Agent(model, memory=memory)
             source = "--model" if model else f"${ENV_VAR}" if os.environ.get(ENV_VAR, "").strip() else "the default"

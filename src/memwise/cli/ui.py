@@ -138,13 +138,16 @@ def profile_view(profile: UserProfile | None) -> Table | Text:
     table.add_column("value", overflow="fold")
     table.add_column("run", style="dim", no_wrap=True)
     table.add_column("when", style="dim", no_wrap=True)
+    table.add_column("the user's words", style="dim", overflow="fold")
     for name, value in profile.data.items():
         source = profile.provenance.get(name) or {}
         shown = ", ".join(map(str, value)) if isinstance(value, list) else value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
         stamp = source.get("updated_at")
+        quotes = source.get("evidence")
         table.add_row(
             name, Text(shown), str(source.get("run_id") or "-")[:8],
             when(stamp) if isinstance(stamp, (int, float)) else str(stamp or "-"),
+            Text(" | ".join(f"“{q}”" for q in quotes) if isinstance(quotes, list) and quotes else "-"),
         )
     return table
 

@@ -149,6 +149,7 @@ async def _drain(queue: _Queue) -> None:
                 memory, model, reports = queue.memory, queue.model, dict(queue.reports)
                 queue.started += 1
                 attempt, queue.attempting = queue.started, True
+                queue.hurry = False  # this attempt is the one a flush() asked for
             try:
                 await catch_up(memory, model, reports)
             except Exception as exc:  # noqa: BLE001 - any failure: logged, reported, retried

@@ -23,9 +23,11 @@ def render_context(
     summary: str | None = None,
     profile: Mapping[str, Any] | None = None,
     metadata: Mapping[str, Any] | None = None,
+    recalled: str | None = None,
     max_tokens: int,
 ) -> str | None:
-    """The memory block, or None when there is nothing to inject; cut to `max_tokens`."""
+    """The memory block, or None when there is nothing to inject; cut to `max_tokens`.
+    `recalled` is recall's block (memwise.recall.block), already within its own budget."""
     sections = []
     if summary:
         sections.append(f"{prompts.SUMMARY_HEADING}\n{summary}")
@@ -33,6 +35,8 @@ def render_context(
         sections.append(f"{prompts.PROFILE_HEADING}\n{text}")
     if metadata:
         sections.append(f"{prompts.METADATA_HEADING}\n{render_metadata(metadata)}")
+    if recalled:
+        sections.append(recalled)
     if not sections:
         return None
     return cut_to_tokens("\n\n".join([prompts.CONTEXT_HEADER, *sections]), max_tokens)

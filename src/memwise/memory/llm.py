@@ -13,11 +13,18 @@ T = TypeVar("T")
 
 
 @overload
-async def ask(model: Model, *, instructions: str, prompt: str) -> tuple[str, RunUsage]: ...
+async def ask(
+    model: Model, *, instructions: str, prompt: str, max_tokens: int | None = None
+) -> tuple[str, RunUsage]: ...
 @overload
-async def ask(model: Model, *, instructions: str, prompt: str, output_type: type[T]) -> tuple[T, RunUsage]: ...
-async def ask(model: Model, *, instructions: str, prompt: str, output_type: Any = str) -> tuple[Any, RunUsage]:
-    """One memory sub-agent call: no tools, no history. Returns (output, usage of the call)."""
+async def ask(
+    model: Model, *, instructions: str, prompt: str, output_type: type[T], max_tokens: int | None = None
+) -> tuple[T, RunUsage]: ...
+async def ask(
+    model: Model, *, instructions: str, prompt: str, output_type: Any = str, max_tokens: int | None = None
+) -> tuple[Any, RunUsage]:
+    """One memory sub-agent call: no tools, no history, at most `max_tokens` generated when given.
+    Returns (output, usage of the call)."""
     agent = _PAAgent(model, instructions=instructions, output_type=output_type, name="memwise-memory")
-    result = await agent.run(prompt)
+    result = await agent.run(prompt, model_settings={"max_tokens": max_tokens} if max_tokens else None)
     return result.output, result.usage

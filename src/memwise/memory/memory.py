@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, field, fields
-from typing import Any, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Optional, TypeVar
 
 from pydantic import BaseModel
 from pydantic_ai.messages import ModelMessage
@@ -14,15 +14,20 @@ from pydantic_ai.models import Model
 
 from memwise._sync import sync_twin
 from memwise.errors import InvalidInputError, NotFoundError
-from memwise.memory import background
+from memwise.memory import background, recall
 from memwise.memory.background import PendingUpdates
 from memwise.memory.cache import DecodedMessages, Lru
 from memwise.memory.errors import SessionAccessError
 from memwise.memory.profile import ProfileLimits, UserMemoryMode, check_schema
+from memwise.memory.recall import RecallScope
 from memwise.memory.retry import retry_on_conflict
 from memwise.memory.summary import SummaryLimits
 from memwise.storage.base import Storage
 from memwise.storage.records import Run, Session, UserProfile
+
+if TYPE_CHECKING:
+    from memwise.recall.dense import VectorIndex
+    from memwise.recall.recalled import Recalled
 
 logger = logging.getLogger("memwise.memory")
 _S = TypeVar("_S", Session, Optional[Session])  # noqa: UP045 - a runtime type
@@ -70,6 +75,11 @@ class Memory:
         summary_input_tokens: int = 1_500,
         profile_input_tokens: int = 1_000,
         agent_id: str | None = None,
+        recall_memory: bool = False,
+        recall_tokens: int = 1_500,
+        recall_scope: RecallScope = "user",
+        recall_tool: bool = False,
+        embedder: Any = None,
         background_updates: bool = True,
     ) -> None:
         missing = [name for name in _STORAGE_METHODS if not callable(getattr(storage, name, None))]
@@ -105,6 +115,17 @@ class Memory:
             _min_tokens(summary_max_tokens, "summary_max_tokens"), _min_tokens(summary_input_tokens, "summary_input_tokens")
         )
         self.profile_limits = ProfileLimits(_min_tokens(profile_input_tokens, "profile_input_tokens"))
+        self.recall_memory = _flag(recall_memory, "recall_memory")
+        self.recall_tool = _flag(recall_tool, "recall_tool")
+        self.recall_tokens = _min_tokens(recall_tokens, "recall_tokens")
+        self.recall_scope: RecallScope = recall.check_scope(recall_scope, "recall_scope")
+        if self.recall_memory or self.recall_tool:
+            recall.scope_of(self, recall_scope, "recall_scope")  # "user" needs a user_id: say so now
+        self.vectors: VectorIndex | None = None  # dense recall: message vectors of `embedder`
+        if embedder is not None:
+            from memwise.recall.dense import VectorIndex, resolve_embedder
+
+            self.vectors = VectorIndex(resolve_embedder(embedder))
         self.background_updates = _flag(background_updates, "background_updates")
         self.debug = _flag(debug, "debug")
         self.debug_level = debug_level
@@ -142,7 +163,10 @@ class Memory:
 
     @property
     def loads_anything(self) -> bool:
-        return self.load_full_session_memory or self.load_summary_memory or self.load_user_analysis_memory
+        return (
+            self.load_full_session_memory or self.load_summary_memory or self.load_user_analysis_memory
+            or self.recall_memory
+        )
 
     @property
     def updates_later(self) -> bool:
@@ -302,6 +326,21 @@ class Memory:
         """A run record of this session (status, usage, error), or None."""
         run = await self.storage.aget_run(run_id)
         return run if run is not None and run.session_id == self.session_id else None
+
+    # ------------------------------------------------------------------ recall
+    async def asearch(self, query: str, *, scope: RecallScope = "user", limit: int = 10) -> list[Recalled]:
+        """Stored messages matching `query`, best first: every session of this memory's user
+        (`scope="user"`) or this session only. Each has `text` (verbatim), `role`, `session_id`,
+        `seq`, `created_at` (the message's own time, epoch seconds) and `score`."""
+        return await recall.search(self, query, scope, limit)
+
+    async def arecall_context(self, query: str, max_tokens: int = 2_000) -> str:
+        """Exactly the block recall injects for `query`: the relevant stored messages, verbatim with
+        their session and date, grouped by session in time order, within `max_tokens`."""
+        return await recall.context(self, query, _min_tokens(max_tokens, "max_tokens"))
+
+    search = sync_twin(asearch)
+    recall_context = sync_twin(arecall_context)
 
     # reads may make the updates an ended event loop left behind: with memory's model, on the shared loop
     get_session = sync_twin(get_session_async, shared_loop=lambda self: self.updates_later)

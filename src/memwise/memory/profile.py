@@ -1,5 +1,8 @@
 """User profiles: the default trait schema, custom and dynamic schemas, and patch/replace merging
-with per-field provenance (which run set a field, and when)."""
+with per-field provenance (which run set a field, when, and the user's words that support it).
+
+Extraction asks first for evidence (the user's sentences, copied), then for the traits; only
+values that `memory.evidence` finds supported by the user's own messages are kept."""
 
 from __future__ import annotations
 
@@ -16,12 +19,19 @@ from pydantic_ai.usage import RunUsage
 
 from memwise.errors import InvalidInputError
 from memwise.memory import prompts
-from memwise.memory.budget import newest_texts_that_fit
+from memwise.memory.budget import cut_to_tokens, newest_texts_that_fit
+from memwise.memory.evidence import Evidenced, UserWords, ground
 from memwise.memory.llm import ask
 
 UserMemoryMode = Literal["update", "replace"]
 #: A dynamic profile never grows past this many fields (new names beyond it are ignored).
 MAX_DYNAMIC_FIELDS = 40
+#: A field's provenance keeps at most this many quotes (the newest).
+MAX_EVIDENCE = 10
+#: Each assistant reply shown to extraction as context is cut to this many tokens.
+CONTEXT_REPLY_TOKENS = 100
+EVIDENCE = "evidence"
+EVIDENCE_DESCRIPTION = "the user's sentences that state traits of the user, copied word for word from the user's messages"
 
 
 class UserTraits(BaseModel):
@@ -41,14 +51,15 @@ class Trait(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(description="snake_case field name; reuse an existing one when it fits")
-    value: str | None = Field(None, description="short value, or null when unknown")
+    value: str | None = Field(None, description="short value in the user's own words, or null when unknown")
 
 
 class DynamicTraits(BaseModel):
-    """Output of dynamic extraction: name/value pairs."""
+    """Output of dynamic extraction: the user's words, then name/value pairs."""
 
     model_config = ConfigDict(extra="forbid")
 
+    evidence: list[str] = Field(default_factory=list, description=EVIDENCE_DESCRIPTION)
     traits: list[Trait] = Field(default_factory=list)
 
 
@@ -60,15 +71,24 @@ class ProfileLimits:
 
 
 def check_schema(schema: Any) -> type[BaseModel] | None:
-    if schema is None or (isinstance(schema, type) and issubclass(schema, BaseModel)):
-        return schema
-    raise InvalidInputError(f"user_profile_schema must be a pydantic BaseModel subclass, got {schema!r}")
+    if schema is None:
+        return None
+    if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
+        raise InvalidInputError(f"user_profile_schema must be a pydantic BaseModel subclass, got {schema!r}")
+    if EVIDENCE in schema.model_fields:
+        raise InvalidInputError(
+            f"user_profile_schema cannot have a field named {EVIDENCE!r}: trait extraction uses it for the user's words"
+        )
+    return schema
 
 
 @lru_cache(maxsize=64)
 def partial_model(schema: type[BaseModel]) -> type[BaseModel]:
-    """The schema with every field optional, so a model may report only what it found."""
-    fields: dict[str, Any] = {
+    """The schema with every field optional, so a model may report only what it found, after an
+    `evidence` field first: the user's sentences it reads the traits from (asked first, so the
+    model quotes before it concludes)."""
+    fields: dict[str, Any] = {EVIDENCE: (list[str], Field(default_factory=list, description=EVIDENCE_DESCRIPTION))}
+    fields |= {
         name: (Optional[info.annotation], Field(None, description=info.description))  # noqa: UP045 - a runtime type
         for name, info in schema.model_fields.items()
     }
@@ -124,14 +144,15 @@ def merge_profile(
     mode: UserMemoryMode,
     run_id: str | None,
     now: float,
+    evidence: Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """Merge what a run found into a profile; returns (data, provenance).
 
     "update" patches: empty values are ignored, lists are extended, other values replaced.
     "replace" makes the non-empty findings the whole profile. A field whose value changes records
-    this run and time; unchanged fields keep their provenance.
+    this run and time, and `evidence[field]` (the user's words) when given: a list that grew keeps
+    its earlier quotes too. Unchanged fields keep their provenance.
     """
-    stamp = {"run_id": run_id, "updated_at": now}
     if mode == "replace":
         new_data = {k: v for k, v in found.items() if not is_empty(v)}
     else:
@@ -139,10 +160,16 @@ def merge_profile(
         for key, value in found.items():
             if not is_empty(value):
                 new_data[key] = _merge_value(data.get(key), value)
-    new_prov = {
-        key: (dict(provenance[key]) if key in provenance and data.get(key) == value else dict(stamp))
-        for key, value in new_data.items()
-    }
+    new_prov = {}
+    for key, value in new_data.items():
+        if key in provenance and data.get(key) == value:
+            new_prov[key] = dict(provenance[key])
+            continue
+        new_prov[key] = {"run_id": run_id, "updated_at": now}
+        if evidence is not None and key in evidence:
+            earlier = provenance.get(key, {}).get("evidence", []) if isinstance(value, list) else []
+            quotes = list(dict.fromkeys([*earlier, *evidence[key]]))[-MAX_EVIDENCE:]
+            new_prov[key]["evidence"] = quotes
     return new_data, new_prov
 
 
@@ -176,14 +203,23 @@ def render_profile(data: Mapping[str, Any]) -> str:
 
 
 def extraction_prompt(
-    data: Mapping[str, Any], texts: Sequence[str], limits: ProfileLimits, *, dynamic: bool
+    data: Mapping[str, Any],
+    texts: Sequence[str],
+    limits: ProfileLimits,
+    *,
+    dynamic: bool,
+    context: Sequence[str] = (),
 ) -> str:
-    """What trait extraction reads: the known profile and the newest user text within the cap."""
+    """What trait extraction reads: the known profile, the assistant's replies of the run (marked
+    as context, within a quarter of the cap) and the newest user text within the cap."""
     kept = newest_texts_that_fit(list(texts), limits.max_input_tokens)
+    replies = [cut_to_tokens(" ".join(t.split()), CONTEXT_REPLY_TOKENS) for t in context if t.strip()]
+    said = newest_texts_that_fit(replies, limits.max_input_tokens // 4) if replies else []
     names = prompts.FIELD_NAMES_LINE.format(names=", ".join(data) or "(none yet)") if dynamic else ""
     return prompts.PROFILE_PROMPT.format(
         profile=render_profile(data) or "(empty)",
         field_names=names,
+        context=prompts.ASSISTANT_CONTEXT.format(replies="\n".join(f"- {t}" for t in said)) if said else "",
         texts="\n".join(f"- {t}" for t in kept),
     )
 
@@ -196,19 +232,27 @@ async def extract_traits(
     *,
     schema: type[BaseModel] | None,
     dynamic: bool,
-) -> tuple[dict[str, Any], RunUsage]:
-    """One LLM call; returns the fields found and its usage. Dynamic names are mapped onto the
-    stored ones (`cap_dynamic`) at merge time, against the profile as it is then."""
-    prompt = extraction_prompt(data, texts, limits, dynamic=dynamic)
-    if dynamic:
-        dynamic_traits, usage = await ask(
-            model, instructions=prompts.DYNAMIC_PROFILE_INSTRUCTIONS, prompt=prompt, output_type=DynamicTraits
-        )
-        return {t.name: t.value for t in dynamic_traits.traits}, usage
-    output, usage = await ask(
-        model,
-        instructions=prompts.PROFILE_INSTRUCTIONS,
-        prompt=prompt,
-        output_type=partial_model(schema or UserTraits),
-    )
-    return output.model_dump(mode="json", exclude_none=True), usage
+    context: Sequence[str] = (),
+) -> tuple[dict[str, Evidenced], RunUsage]:
+    """One LLM call over the user's `texts` (the assistant's replies in `context` are shown, never
+    used as evidence); returns the fields the user's words support, each with its quotes, and the
+    call's usage. Dynamic names are mapped onto the stored ones (`cap_dynamic`) at merge time,
+    against the profile as it is then."""
+    prompt = extraction_prompt(data, texts, limits, dynamic=dynamic, context=context)
+    output_type = DynamicTraits if dynamic else partial_model(schema or UserTraits)
+    instructions = prompts.DYNAMIC_PROFILE_INSTRUCTIONS if dynamic else prompts.PROFILE_INSTRUCTIONS
+    output, usage = await ask(model, instructions=instructions, prompt=prompt, output_type=output_type)
+    found = claims(output)
+    known = {name: data.get(canonical_key(name, data)) for name in found} if dynamic else data
+    return ground(found, UserWords.of(texts), known), usage
+
+
+def claims(output: BaseModel) -> dict[str, tuple[Any, list[str]]]:
+    """What an extraction answer claims: field -> (value, the quotes it gave), empty values left out."""
+    quotes = list(getattr(output, EVIDENCE))
+    if isinstance(output, DynamicTraits):
+        pairs = {t.name: t.value for t in output.traits}
+    else:
+        pairs = output.model_dump(mode="json", exclude_none=True)
+        pairs.pop(EVIDENCE, None)
+    return {name: (value, quotes) for name, value in pairs.items() if not is_empty(value)}

@@ -65,15 +65,16 @@ class MemoryRun:
         )
         return self.start.run
 
-    async def open(self) -> LoadedMemory:
-        """Fit what `begin` read into the model's context budget."""
+    async def open(self, task: str | None = None) -> LoadedMemory:
+        """Fit what `begin` read, and what recall finds for the `task` text, into the model's
+        context budget."""
         memory = self.memory
         if not memory.loads_anything:
             return self.loaded
         budget = context_budget(memory.max_context_tokens, context_window(self.model))
-        self.loaded = await load_memory(memory, self.start, budget)
+        self.loaded = await load_memory(memory, self.start, budget, task)
         if memory.updates_later and await freshness.catch_up_for_run(memory, self.memory_model, self.start, self.loaded):
-            self.loaded = await load_memory(memory, self.start, budget)
+            self.loaded = await load_memory(memory, self.start, budget, task)
         if memory.debug:
             memory.log(
                 "loaded %d turn(s) of history and %s for session %s (%d of %d tokens)",

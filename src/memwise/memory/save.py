@@ -20,7 +20,7 @@ from memwise.errors import NotFoundError
 from memwise.memory.profile import cap_dynamic, extract_traits, merge_profile
 from memwise.memory.retry import retry_on_conflict
 from memwise.memory.summary import refresh_summary
-from memwise.memory.transcript import user_texts
+from memwise.memory.transcript import assistant_texts, user_texts
 from memwise.memory.usage import UsageReport, add_counts
 from memwise.memory.window import split_turns
 from memwise.storage.records import Session, UserProfile
@@ -36,8 +36,9 @@ MAX_SUMMARY_TURNS = 50
 async def update_profile(
     memory: Memory, model: Model, messages: Sequence[ModelMessage], run_id: str, start: TurnStart
 ) -> RunUsage:
-    """Extract traits from this run's user text (one LLM call) and merge them into the profile
-    (the one `start_turn` read, when it read it; re-read after a conflict)."""
+    """Extract traits from this run's user text (one LLM call; the assistant's replies are shown
+    as context only) and merge those the user's words support, with their evidence, into the
+    profile (the one `start_turn` read, when it read it; re-read after a conflict)."""
     texts, user_id = user_texts(messages), memory.user_id
     if not memory.user_analysis_memory or user_id is None or not texts:
         return RunUsage()
@@ -50,8 +51,9 @@ async def update_profile(
         memory.profile_limits,
         schema=memory.user_profile_schema,
         dynamic=memory.dynamic_user_profile,
+        context=assistant_texts(messages),
     )
-    memory.log("profile: model found %s", sorted(found))
+    memory.log("profile: the user's words support %s", sorted(found))
 
     fresh = [current]  # what the first attempt merges into; later attempts re-read
 
@@ -60,7 +62,8 @@ async def update_profile(
         data, provenance = (profile.data, profile.provenance) if profile else ({}, {})
         patch = cap_dynamic(found, list(data)) if memory.dynamic_user_profile else found
         new_data, new_prov = merge_profile(
-            data, provenance, patch, mode=memory.user_memory_mode, run_id=run_id, now=time.time()
+            data, provenance, {k: v.value for k, v in patch.items()}, mode=memory.user_memory_mode,
+            run_id=run_id, now=time.time(), evidence={k: v.evidence for k, v in patch.items()},
         )
         if profile is not None and new_data == data and new_prov == provenance:
             return

@@ -7,6 +7,7 @@ costs stays flat however long the session grows.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -51,8 +52,17 @@ def summary_prompt(previous: str | None, turns: Sequence[Sequence[ModelMessage]]
 
 
 def clamp_summary(text: str | None, limits: SummaryLimits) -> str:
-    """The summary cut to its cap (a model that ignores the word limit cannot grow it)."""
-    return cut_to_tokens((text or "").strip(), limits.max_summary_tokens)
+    """The summary without loops, cut to its cap (a model that ignores the word limit cannot grow it)."""
+    return cut_to_tokens(drop_loops((text or "").strip()), limits.max_summary_tokens)
+
+
+def drop_loops(text: str) -> str:
+    """A phrase repeated four times or more in a row is kept once: a small model stuck in a loop
+    ("said they said they said they ...") must not fill the summary."""
+    return _LOOP.sub(r"\1", text)
+
+
+_LOOP = re.compile(r"(\S.{6,79}?)(?:\s*\1){3,}", re.S)
 
 
 async def refresh_summary(
@@ -60,6 +70,7 @@ async def refresh_summary(
 ) -> tuple[str, RunUsage]:
     """Fold `turns` into `previous`; returns the new (capped) summary and the call's usage."""
     output, usage = await ask(
-        model, instructions=summary_instructions(limits), prompt=summary_prompt(previous, turns, limits)
+        model, instructions=summary_instructions(limits), prompt=summary_prompt(previous, turns, limits),
+        max_tokens=limits.max_summary_tokens * 3 // 2,  # the cap and some slack: a runaway stops early
     )
     return clamp_summary(str(output), limits), usage

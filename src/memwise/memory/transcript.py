@@ -55,3 +55,14 @@ def user_texts(messages: Iterable[ModelMessage]) -> list[str]:
         for part in message.parts
         if isinstance(part, UserPromptPart)
     ]
+
+
+def assistant_texts(messages: Iterable[ModelMessage]) -> list[str]:
+    """What the assistant wrote (text, not tool calls), in order."""
+    return [
+        part.content
+        for message in messages
+        if isinstance(message, ModelResponse)
+        for part in message.parts
+        if isinstance(part, TextPart) and part.content.strip()
+    ]

@@ -18,6 +18,7 @@ from typing_extensions import Unpack
 from memwise.errors import AlreadyExistsError, LeaseHeldError, NotFoundError, SchemaVersionError, VersionConflict
 from memwise.storage import closing
 from memwise.storage.checks import (
+    Encoded,
     RunChanges,
     RunFilters,
     SessionChanges,
@@ -42,7 +43,10 @@ from memwise.storage.plan import Plan
 from memwise.storage.raw import from_raw, to_raw
 from memwise.storage.records import FINISHED_STATUSES, Page, Run, Session, StoredMessage, UserProfile
 from memwise.storage.restore import restore_messages_plan, restore_plan
+from memwise.storage.search import Searchable
 from memwise.storage.turns import TurnEnd, TurnStart, TurnStartOptions, TurnWrite, finish_turn_plan, start_turn_plan
+from memwise.storage.vectors import KIND as VECTORS
+from memwise.storage.vectors import Vectors
 
 if TYPE_CHECKING:
     from pydantic_ai.messages import ModelMessage
@@ -57,7 +61,7 @@ MIGRATIONS: list[Any] = []
 _BATCH = 200
 
 
-class Storage(Backend):
+class Storage(Searchable, Vectors, Backend):
     """Base class of every storage. Every method has an async twin named with an `a` prefix."""
 
     _opened = False
@@ -285,12 +289,16 @@ class Storage(Backend):
         """Run a plan on the blocking driver, opening the store first; `write`: the plan may write."""
         if not self._opened:
             self._run(self._p_open(), write=True)
+            while self._run(self._index_backlog(), write=True):  # one transaction per batch: resumable
+                pass
             self._opened = True
         return self._run(plan, write=write)
 
     async def _async(self, plan: Plan[T], *, write: bool) -> T:
         if not self._opened:
             await self._arun(self._p_open(), write=True)
+            while await self._arun(self._index_backlog(), write=True):
+                pass
             self._opened = True
         return await self._arun(plan, write=write)
 
@@ -410,8 +418,10 @@ class Storage(Backend):
         raw = yield from self._get_record("session", session_id)  # not decoded: corrupt ones go too
         if raw is None or (user_id is not None and raw.user_id != user_id):
             return False
+        self._forget_indexed(session_id)
         yield from self._delete_messages(session_id)
         yield from self._p_delete_all(RecordQuery("run", session_id=session_id, limit=_BATCH))
+        yield from self._p_delete_all(RecordQuery(VECTORS, session_id=session_id, limit=_BATCH))
         return (yield from self._delete_record("session", session_id))
 
     def _p_delete_all(self, query: RecordQuery) -> Plan[int]:
@@ -425,9 +435,10 @@ class Storage(Backend):
                 return deleted
             query = replace(query, after=(raws[-1].updated_at, raws[-1].key))
 
-    def _p_append(self, session_id: str, encoded: list[tuple[str, bool]], run_id: str | None) -> Plan[list[int]]:
+    def _p_append(self, session_id: str, encoded: list[Encoded], run_id: str | None) -> Plan[list[int]]:
         now = time.time()
-        rows = [RawMessage(0, check_optional_id(run_id, "run_id"), turn_start, now, text) for text, turn_start in encoded]
+        run_id = check_optional_id(run_id, "run_id")
+        rows = [RawMessage(0, run_id, turn_start, now, text, indexed) for text, turn_start, indexed in encoded]
         seqs = yield from self._append_messages(session_id, rows)  # checks that the session exists
         if seqs is None:
             raise NotFoundError(f"session {session_id!r} does not exist; create it before appending messages")
@@ -507,8 +518,10 @@ class Storage(Backend):
         while True:
             raws = yield from self._query_records(query)
             for raw in raws:
+                self._forget_indexed(raw.key)
                 counts["messages"] += yield from self._delete_messages(raw.key)
                 counts["runs"] += yield from self._p_delete_all(RecordQuery("run", session_id=raw.key, limit=_BATCH))
+                yield from self._p_delete_all(RecordQuery(VECTORS, session_id=raw.key, limit=_BATCH))
                 counts["sessions"] += bool((yield from self._delete_record("session", raw.key)))
             if len(raws) < query.limit:
                 return counts

@@ -9,9 +9,10 @@ from datetime import datetime, timedelta
 from typing import Any, TypedDict, TypeVar
 
 from memwise.errors import CorruptRecordError, InvalidInputError
-from memwise.storage.codec import dumps, encode_message
+from memwise.storage.codec import dumps, encode_message, to_message
 from memwise.storage.contract import RawMessage, RecordQuery
 from memwise.storage.records import RUN_STATUSES, Run, Session, StoredMessage, UserProfile
+from memwise.storage.search_text import search_text
 
 R = TypeVar("R")
 
@@ -200,12 +201,13 @@ def check_restorable_messages(session_id: str, messages: Sequence[Any]) -> list[
             data = message.data
         except CorruptRecordError as exc:
             raise InvalidInputError(f"{what}.body: {exc}") from None
-        _, turn_start = encode_message(data, what)
+        model = to_message(data, what)
+        _, turn_start = encode_message(model, what)
         if message.turn_start is not turn_start:
             raise InvalidInputError(f"{what}.turn_start must be {turn_start} for this message, not {message.turn_start!r}")
         created_at = check_stamp(message.created_at, f"{what}.created_at")
         run_id = check_optional_id(message.run_id, f"{what}.run_id")
-        rows.append(RawMessage(message.seq, run_id, turn_start, created_at, dumps(data, what)))
+        rows.append(RawMessage(message.seq, run_id, turn_start, created_at, dumps(data, what), search_text(model)))
     return rows
 
 
@@ -230,11 +232,19 @@ def record_query(kind: str, limit: int, cursor: str | None, given: Mapping[str, 
     return RecordQuery(kind, after=after, limit=check_count(limit, "limit") + 1, **filters)
 
 
-def check_messages(session_id: str, messages: Sequence[Any]) -> list[tuple[str, bool]]:
+#: A message ready to append: its JSON text, whether it starts a user turn, its search text.
+Encoded = tuple[str, bool, str]
+
+
+def check_messages(session_id: str, messages: Sequence[Any]) -> list[Encoded]:
     check_id(session_id, "session_id")
     if isinstance(messages, (str, bytes, dict)) or not isinstance(messages, Sequence):
         raise InvalidInputError(f"messages must be a list of pydantic-ai messages, not {type(messages).__name__}")
-    return [encode_message(message, f"messages[{index}]") for index, message in enumerate(messages)]
+    encoded = []
+    for index, message in enumerate(messages):
+        model = to_message(message, f"messages[{index}]")
+        encoded.append((*encode_message(model, f"messages[{index}]"), search_text(model)))
+    return encoded
 
 
 def prune_cutoff(older_than: datetime | timedelta | float) -> float:

@@ -78,21 +78,34 @@ def _message_adapter() -> TypeAdapter[ModelMessage]:
 
 def encode_message(message: ModelMessage | dict[str, Any], what: str) -> tuple[str, bool]:
     """Return (JSON text, starts a user turn) for one pydantic-ai message or its JSON form."""
+    return _encode(to_message(message, what), what)
+
+
+def to_message(message: ModelMessage | dict[str, Any], what: str) -> ModelMessage:
+    """The pydantic-ai message itself, from one or from its JSON form; InvalidInputError if neither."""
     from pydantic import ValidationError
     from pydantic_ai.messages import ModelRequest, ModelResponse
 
-    adapter = _message_adapter()
     try:
         if isinstance(message, dict):
-            message = adapter.validate_python(message)
-        elif not isinstance(message, (ModelRequest, ModelResponse)):
-            raise TypeError(f"got a {type(message).__name__}")
-        text = adapter.dump_json(message).decode()
+            return _message_adapter().validate_python(message)
     except (ValidationError, TypeError, ValueError, AttributeError) as exc:
-        raise InvalidInputError(
-            f"{what} is not a pydantic-ai ModelMessage (ModelRequest/ModelResponse): {exc}"
-        ) from None
+        raise _not_a_message(what, exc) from None
+    if not isinstance(message, (ModelRequest, ModelResponse)):
+        raise _not_a_message(what, f"got a {type(message).__name__}")
+    return message
+
+
+def _encode(message: ModelMessage, what: str) -> tuple[str, bool]:
+    try:
+        text = _message_adapter().dump_json(message).decode()
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise _not_a_message(what, exc) from None
     return text, is_turn_start(message)
+
+
+def _not_a_message(what: str, why: object) -> InvalidInputError:
+    return InvalidInputError(f"{what} is not a pydantic-ai ModelMessage (ModelRequest/ModelResponse): {why}")
 
 
 def is_turn_start(message: ModelMessage) -> bool:

@@ -1,8 +1,9 @@
 """The narrow contract every backend implements: versioned records plus an append-only message log.
 
-A backend implements eight plan primitives (see `Backend`) and says how to run a plan (`_run`,
-`_arun`). Everything typed (sessions, runs, profiles, leases, ownership, forget, prune) is built on
-these once, in `memwise.storage.base`, and is the same on every backend.
+A backend implements eight plan primitives (see `Backend`), may add native search (two more),
+and says how to run a plan (`_run`, `_arun`). Everything typed (sessions, runs, profiles,
+leases, ownership, forget, prune, search) is built on these once, in `memwise.storage.base` and
+`memwise.storage.search`, and is the same on every backend.
 
 Invariants a backend must keep:
 - `_put_record` is an atomic compare-and-set on (kind, key, version).
@@ -13,6 +14,9 @@ Invariants a backend must keep:
 - Each primitive is atomic on its own; a plan may run in a transaction, but correctness must not
   depend on it (Redis and MongoDB run a plan's commands, and its batches, with no transaction).
 - Stored text is kept byte for byte; backends never parse `body`.
+- Search (`_search_messages`) is optional: a backend without a native index inherits the
+  memwise-side one (`memwise.storage.search`), kept up to date from `_read_messages`. A native
+  index is written with the append, atomically, from `RawMessage.search_text`.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ INDEX_FIELDS = ("user_id", "agent_id", "session_id", "status")
 
 @dataclass(slots=True)
 class RawRecord:
-    """A versioned JSON document of one kind ("session", "run", "profile", "meta")."""
+    """A versioned JSON document of one kind ("session", "run", "profile", "meta", "vectors")."""
 
     kind: str
     key: str
@@ -45,13 +49,18 @@ class RawRecord:
 
 @dataclass(slots=True)
 class RawMessage:
-    """One message of a session's log; `seq` is assigned by the backend on append."""
+    """One message of a session's log; `seq` is assigned by the backend on append.
+
+    `search_text` is what search indexes of it (`memwise.storage.search_text`), set by the core
+    on append so a native index can store it in the same write; reads may leave it "".
+    """
 
     seq: int
     run_id: str | None
     turn_start: bool
     created_at: float
     body: str
+    search_text: str = ""
 
 
 @dataclass(slots=True, frozen=True)
@@ -85,6 +94,31 @@ class RecordQuery:
         if self.after is not None and not (record.updated_at, record.key) < self.after:
             return False
         return True
+
+
+@dataclass(slots=True, frozen=True)
+class SearchQuery:
+    """Messages matching ANY of the query's words, best first, at most `limit`, only from the
+    scope: session `session_id` (which must be owned by `user_id` when both are given), or every
+    session owned by `user_id`. `text` is the query as given (for engines that parse it
+    themselves), `words` its words without stopwords, `terms` those words stemmed."""
+
+    text: str
+    words: tuple[str, ...]
+    terms: tuple[str, ...]
+    user_id: str | None
+    session_id: str | None
+    limit: int
+
+
+@dataclass(slots=True)
+class RawHit:
+    """One found message: its session, its message (with `search_text` set) and a score
+    (higher is better; comparable only within one answer)."""
+
+    session_id: str
+    score: float
+    message: RawMessage
 
 
 def newest_first(record: RawRecord) -> tuple[float, str]:
@@ -134,6 +168,17 @@ class Backend(ABC):
 
     @abstractmethod
     def _delete_messages(self, session_id: str) -> Plan[int]: ...
+
+    # ---- search (not abstract: `memwise.storage.search` serves backends without a native index)
+    def _search_messages(self, query: SearchQuery) -> Plan[list[RawHit]]:
+        """Ranked lexical search in the scope. A native index must be written in the append's
+        own atomic write and lose a session's messages with `_delete_messages`."""
+        raise NotImplementedError
+
+    def _index_backlog(self) -> Plan[int]:
+        """Index one batch of messages stored before the native index existed; return how many
+        (0: none left). Run in its own plan, repeatedly, when a store is first opened."""
+        raise NotImplementedError
 
     # ---- running plans --------------------------------------------------------------------
     def _run(self, plan: Plan[T], *, write: bool) -> T:

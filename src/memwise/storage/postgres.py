@@ -74,6 +74,7 @@ class PostgresStorage(SqlBackend):
       event loop); `pool_timeout`: seconds to wait for a free connection.
     """
 
+    dialect = "postgresql"
     append_lock = " FOR NO KEY UPDATE"
     delete_lock = " FOR UPDATE"
 

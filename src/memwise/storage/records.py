@@ -34,12 +34,36 @@ class Session:
     version: int = 0
 
 
-@dataclass(slots=True)
-class StoredMessage:
-    """One pydantic-ai message as stored: `body` is its JSON text, `seq` its place in the session.
+class _Decoded:
+    """`data` (the parsed JSON of `body`) and `message` (the pydantic-ai message), made on first
+    use: a history read mostly meets messages memory has decoded before, so most are never parsed."""
 
-    `data` (the parsed JSON) and `message` (the pydantic-ai message) are made on first use: a
-    history read mostly meets messages memory has decoded before, so most are never parsed."""
+    __slots__ = ()
+    session_id: str
+    seq: int
+    body: str
+    _data: dict[str, Any] | None
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The message's JSON form; CorruptRecordError (naming the message) if it is not an object."""
+        if self._data is None:
+            from memwise.storage.codec import load_object
+
+            # the subclasses' slots hold _data (this mixin has none, so that they have no __dict__)
+            self._data = load_object(self.body, f"message {self.seq} of session {self.session_id!r}")  # type: ignore[misc]
+        return self._data
+
+    @property
+    def message(self) -> ModelMessage:
+        from memwise.storage.codec import decode_message
+
+        return decode_message(self.data)
+
+
+@dataclass(slots=True)
+class StoredMessage(_Decoded):
+    """One pydantic-ai message as stored: `body` is its JSON text, `seq` its place in the session."""
 
     session_id: str
     seq: int
@@ -49,20 +73,23 @@ class StoredMessage:
     body: str = field(repr=False)
     _data: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
-    @property
-    def data(self) -> dict[str, Any]:
-        """The message's JSON form; CorruptRecordError (naming the message) if it is not an object."""
-        if self._data is None:
-            from memwise.storage.codec import load_object
 
-            self._data = load_object(self.body, f"message {self.seq} of session {self.session_id!r}")
-        return self._data
+@dataclass(slots=True)
+class SearchHit(_Decoded):
+    """A message found by search. `text` is what was indexed (`storage.search_text`), `role`
+    "user" (a request) or "assistant" (a response), `created_at` the message's own timestamp
+    (epoch seconds), `score` higher for better (comparable within one answer only)."""
 
-    @property
-    def message(self) -> ModelMessage:
-        from memwise.storage.codec import decode_message
-
-        return decode_message(self.data)
+    session_id: str
+    seq: int
+    score: float
+    created_at: float
+    role: str
+    text: str
+    run_id: str | None
+    turn_start: bool
+    body: str = field(repr=False)
+    _data: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(slots=True)

@@ -31,6 +31,8 @@ class SqliteStorage(SqlBackend):
     table of their own; `id` names this storage instance.
     """
 
+    dialect = "sqlite"
+
     def __init__(
         self,
         db_file: str | Path | None = None,

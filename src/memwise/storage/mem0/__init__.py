@@ -44,6 +44,7 @@ metadata, filters); `connect.py` building clients and telling mem0's errors apar
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import warnings
@@ -76,6 +77,20 @@ if _MEM0_PRELOADED:
             RuntimeWarning,
             stacklevel=2,
         )
+
+
+
+class _MissingExtrasNote(logging.Filter):
+    """mem0 warns on first use that its optional extras (spaCy, fastembed) are not installed.
+    memwise uses neither (it keeps its own search index), so to a memwise user the note is noise
+    on stderr; every other record of those loggers passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "not installed" not in record.getMessage()
+
+
+for _name in ("mem0.utils.spacy_models", "mem0.vector_stores.qdrant"):
+    logging.getLogger(_name).addFilter(_MissingExtrasNote())
 
 from memwise.storage.mem0.backend import Mem0Storage  # noqa: E402
 from memwise.storage.mem0.connect import DEFAULT_HOST  # noqa: E402

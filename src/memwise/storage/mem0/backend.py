@@ -155,13 +155,14 @@ class Mem0Storage(Storage):
         """The mem0 client underneath (a Memory or a MemoryClient)."""
         return self._client
 
-    def search_messages(
+    def semantic_search(
         self, query: str, *, session_id: str | None = None, user_id: str | None = None, limit: int = 10
     ) -> list[StoredMessage]:
-        """Messages mem0's semantic search finds for `query`, best first (scoped to a session or a user)."""
+        """Messages mem0's own semantic search finds for `query`, best first (scoped to a session or
+        a user). `search_messages`, the lexical search every storage has, works here too."""
         return self._sync(self._m0_search(query, session_id, user_id, limit), write=False)
 
-    async def asearch_messages(
+    async def asemantic_search(
         self, query: str, *, session_id: str | None = None, user_id: str | None = None, limit: int = 10
     ) -> list[StoredMessage]:
         return await self._async(self._m0_search(query, session_id, user_id, limit), write=False)

@@ -16,6 +16,7 @@ from memwise.storage.contract import RawMessage, RawRecord, RecordQuery
 from memwise.storage.options import table_name
 from memwise.storage.plan import nothing
 from memwise.storage.sql.schema import MIGRATIONS, MIGRATIONS_TABLE, PROFILES_TABLE
+from memwise.storage.sql.search import SqlSearch
 
 _RECORD_COLUMNS = "kind, key, version, updated_at, body, user_id, agent_id, session_id, status"
 T = TypeVar("T")
@@ -37,10 +38,12 @@ class Sql:
 SqlPlan = Generator[Sql, Any, T]
 
 
-class SqlBackend(Storage):
-    """Dialects set `tables` (logical name -> SQL name, see `bare_tables`) and run plans."""
+class SqlBackend(SqlSearch, Storage):
+    """Dialects set `dialect`, `tables` (logical name -> SQL name, see `bare_tables`) and run plans."""
 
+    dialect: str  # "sqlite" or "postgresql": picks the dialect's statements of a migration
     tables: dict[str, str]
+    messages_table: str = "memwise_messages"
     index_prefix: str = "memwise_"
     profile_index_prefix: str = "memwise_"
     #: Row-lock clauses on the session's record, for dialects whose write plans run side by side
@@ -59,10 +62,11 @@ class SqlBackend(Storage):
         prefix = f"{sessions}_" if sessions else "memwise_"
         self.index_prefix = prefix
         self.profile_index_prefix = f"{profiles}_" if profiles else prefix
-        names = {name: f"{prefix}{name}" for name in ("records", "messages", "heads", "migrations")}
+        names = {name: f"{prefix}{name}" for name in ("records", "messages", "heads", "migrations", "search", "search_rows")}
         if sessions:
             names["records"] = sessions
         names["profiles"] = profiles or names["records"]
+        self.messages_table = names["messages"]  # unqualified: PostgreSQL's statistics name it so
         return names
 
     def _sql(self, text: str, params: Any = (), fetch: Fetch = "all") -> SqlPlan[Any]:
@@ -86,7 +90,9 @@ class SqlBackend(Storage):
         applied = (row[0] if row else None) or 0
         for version, statements in enumerate(MIGRATIONS[applied:], start=applied + 1):
             for statement in statements:
-                yield from self._sql(statement, fetch="rowcount")
+                text = statement.get(self.dialect) if isinstance(statement, dict) else statement
+                if text is not None:  # None: a statement for another dialect
+                    yield from self._sql(text, fetch="rowcount")
             yield from self._sql("INSERT INTO {migrations} (version, applied_at) VALUES (?, ?)", (version, time.time()), "rowcount")
         if self.tables["profiles"] != self.tables["records"]:
             for statement in PROFILES_TABLE:
@@ -158,8 +164,12 @@ class SqlBackend(Storage):
         seqs = list(range(row[0] - len(messages) + 1, row[0] + 1))
         if seqs:
             yield from self._sql(
-                "INSERT INTO {messages} (session_id, seq, run_id, turn_start, created_at, body) VALUES (?, ?, ?, ?, ?, ?)",
-                [(session_id, seq, m.run_id, int(m.turn_start), m.created_at, m.body) for seq, m in zip(seqs, messages, strict=True)],
+                "INSERT INTO {messages} (session_id, seq, run_id, turn_start, created_at, body, search_text)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (session_id, seq, m.run_id, int(m.turn_start), m.created_at, m.body, m.search_text)
+                    for seq, m in zip(seqs, messages, strict=True)
+                ],
                 "many",
             )
         return seqs
