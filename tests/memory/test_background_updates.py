@@ -188,7 +188,9 @@ def test_a_failing_update_is_retried_reported_and_never_raised_into_a_turn(stora
         time.sleep(0.01)
         behind = memory.pending()
     assert (behind.turns, behind.needs, behind.running) == (2, {"summary": 2}, False)
-    assert behind.failures >= 2 and "429 rate limited" in behind.last_error and behind.retry_in is not None
+    # the flush may have come before the first background attempt, which then served it: one
+    # failure at least, and the next attempt is scheduled with a backoff
+    assert behind.failures >= 1 and "429 rate limited" in behind.last_error and behind.retry_in is not None
 
     down["on"] = False  # the model is back: one update covers both waiting turns
     memory.flush()
