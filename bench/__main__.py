@@ -2,9 +2,10 @@
 
     python -m bench --quick                 # every workload, small sizes (< 2 minutes)
     python -m bench                         # full sizes (< 20 minutes)
-    python -m bench --only overhead,peers   # some workloads: overhead, tokens, concurrency, peers, recall, answerfirst, traits, profile
+    python -m bench --only overhead,peers   # some workloads: overhead, tokens, concurrency, peers, recall, answerfirst, traits, knowledge, profile
     python -m bench --only recall --locomo PATH   # recall on LoCoMo (default ../shared/data/locomo/locomo-dev.json)
     python -m bench --only traits --local   # traits also on the real local model (slow)
+    python -m bench --only knowledge --kb-docs PATH   # KnowledgeBase on the Python docs (default: python3-doc's)
     python -m bench --publish               # also copy RESULTS.md (+ plot) to bench/ (with --only: just those sections)
     python -m bench --profile               # also profile the per-turn path (writes bench/PROFILE.md)
 
@@ -33,14 +34,15 @@ WORKLOADS = {
     "recall": "5. recall on LoCoMo: strict evidence recall by budget and category, latency",
     "answerfirst": "6. turn latency with a slow memory model: answer first vs in-turn updates",
     "traits": "7. invented traits and stated-trait recall in profiles, attribution in summaries",
+    "knowledge": "8. KnowledgeBase on the Python documentation: ingestion, re-setup, query latency, hit@k",
     "profile": "profile of the per-turn path (pyinstrument)",
 }
 #: The heading of each workload's section in RESULTS.md (a partial --publish replaces just these).
 HEADINGS = {
     "overhead": "## 1.", "tokens": "## 2.", "concurrency": "## 3.", "peers": "## 4.", "recall": "## 5.",
-    "answerfirst": "## 6.", "traits": "## 7.",
+    "answerfirst": "## 6.", "traits": "## 7.", "knowledge": "## 8.",
 }
-DEFAULT = ("overhead", "tokens", "concurrency", "peers", "recall", "answerfirst", "traits")
+DEFAULT = ("overhead", "tokens", "concurrency", "peers", "recall", "answerfirst", "traits", "knowledge")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
                              "default ../shared/data/locomo/locomo-dev.json beside the repository")
     parser.add_argument("--local", action="store_true",
                         help="traits: also measure the real local model (slow: minutes on 2 cores)")
+    parser.add_argument("--kb-docs", default=None, metavar="PATH",
+                        help="knowledge: the HTML root of the Python documentation "
+                             "(default: python3-doc's, /usr/share/doc/python3-doc/html)")
     args = parser.parse_args(argv)
 
     only = tuple(w.strip() for w in args.only.split(",") if w.strip()) or DEFAULT
@@ -82,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         section = sections[name] = Section(name, WORKLOADS[name])
         print(f"== {WORKLOADS[name]}", flush=True)
         t = time.perf_counter()
-        guarded(section, name, lambda name=name, section=section: _run(name, mode, section, out, args.locomo))
+        guarded(section, name, lambda name=name, section=section: _run(name, mode, section, out, args.locomo, args.kb_docs))
         section.seconds = time.perf_counter() - t
         section.when = time.strftime("%Y-%m-%d %H:%M")
         print(f"   ({section.seconds:.0f} s)", flush=True)
@@ -146,7 +151,7 @@ def _merge_earlier(path: Path, sections: dict[str, Section], mode: Mode) -> list
     return kept
 
 
-def _run(name: str, mode: Mode, section: Section, out: Path, locomo: str | None = None) -> None:
+def _run(name: str, mode: Mode, section: Section, out: Path, locomo: str | None = None, kb_docs: str | None = None) -> None:
     if name == "overhead":
         from bench.workloads import overhead
 
@@ -175,6 +180,10 @@ def _run(name: str, mode: Mode, section: Section, out: Path, locomo: str | None 
         from bench.workloads import traits
 
         traits.run(mode, section)
+    elif name == "knowledge":
+        from bench.workloads import knowledge
+
+        knowledge.run(mode, section, kb_docs)
     elif name == "profile":
         from bench import profile_turn
 

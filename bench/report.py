@@ -18,6 +18,7 @@ TARGET_TEXT = {
     "recall_best": "Recall (issue 13): strict recall at 2k tokens ≥ 0.85 with the best offline configuration",
     "recall_search": "Recall (issue 13): search p50 ≤ 5 ms at 10k messages per user (SQLite, PostgreSQL)",
     "answerfirst": "Memory model 1 s per call, 2.5 s between turns: agent.do p50 and p95 ≤ answer time + 10 ms (issue 15)",
+    "knowledge": "KnowledgeBase (issue 14): setup() again on unchanged sources ≤ 5% of the first setup()",
 }
 
 
@@ -140,6 +141,11 @@ def targets(sections: dict[str, Section], mode: Mode) -> list[dict[str, str]]:
         add("answerfirst", "background updates",
             f"p50 {first['p50_ms']:,.1f} ms ({first['over_answer_p50_ms']:+.1f}), p95 {first['p95_ms']:,.1f} ms "
             f"({first['over_answer_p95_ms']:+.1f}) against the answer time", "PASS" if ok else "FAIL")
+    # 8. knowledge base re-setup
+    for r in _rows(sections, "knowledge"):
+        add("knowledge", f"{r['backend']}, {r['config']}, {r['pages']:,} pages",
+            f"{r['second_s']:,.2f} s / {r['first_s']:,.1f} s = {r['resetup_ratio']:.1%}",
+            "PASS" if r["resetup_ratio"] <= 0.05 else "FAIL")
     return out
 
 
@@ -224,13 +230,24 @@ def markdown(
         traits.render(w, sec, facts)
         _unavailable(w, sec)
 
+    sec = sections.get("knowledge")
+    if sec:
+        from bench.workloads import knowledge
+
+        w("## 8. KnowledgeBase on the Python documentation: ingestion, re-setup, queries, hit@k (issue 14)")
+        w("")
+        _notes(w, sec)
+        knowledge.render(w, sec)
+        _unavailable(w, sec)
+
     w("## How to run")
     w("")
     w("```")
     w("python -m bench --quick            # < 2 minutes on a quiet machine (first run also installs the peers)")
     w("python -m bench                    # full: < 20 minutes")
-    w("python -m bench --only peers       # one workload: overhead, tokens, concurrency, peers, recall, answerfirst, traits, profile")
+    w("python -m bench --only peers       # one workload: overhead, tokens, concurrency, peers, recall, answerfirst, traits, knowledge, profile")
     w("python -m bench --only traits --local   # traits also on the real local model (slow)")
+    w("python -m bench --only knowledge  # needs python3-doc (apt-get install python3-doc) or --kb-docs PATH")
     w("python -m bench --publish          # also copy this file to bench/RESULTS.md")
     w("```")
     w("")
