@@ -72,7 +72,7 @@ def read_questions(path: Path = QUESTIONS) -> list[Question]:
 
 def corpus(root: Path, questions: Sequence[Question], quick: bool) -> Corpus:
     """Every HTML page under `root` (full), or a fixed subset and the questions it can answer (quick)."""
-    files = sorted(p for p in root.rglob("*.html") if not any(part.startswith("_") for part in p.relative_to(root).parts))
+    files = sorted(p for p in root.rglob("*.html") if not _build_folder(p.relative_to(root)))
     asked = [q for q in questions if any((root / page).is_file() for page in q.pages)]
     if not quick:
         return Corpus(root, tuple(files), tuple(asked))
@@ -88,6 +88,12 @@ def corpus(root: Path, questions: Sequence[Question], quick: bool) -> Corpus:
         chosen[f] = None
     pages = {page_of(str(f), root) for f in chosen}
     return Corpus(root, tuple(sorted(chosen)), tuple(q for q in asked if pages & set(q.pages)))
+
+
+def _build_folder(page: Path) -> bool:
+    """Whether a page sits in one of Sphinx's build folders (_static, _sources, ...), not a page of
+    the documentation (library/_thread.html is one)."""
+    return any(part.startswith("_") for part in page.parts[:-1])
 
 
 def page_of(source: str, root: Path) -> str:

@@ -88,6 +88,7 @@ def test_measure_scores_hits_and_times_both_setups(tmp_path: Path) -> None:
     (tmp_path / "index.html").write_text("welcome")
     (tmp_path / "library" / "heapq.html").write_text("smallest items priority")
     (tmp_path / "library" / "zipfile.html").write_text("archive compressed")
+    (tmp_path / "library" / "__main__.html").write_text("toplevel")
     (tmp_path / "_static").mkdir()
     (tmp_path / "_static" / "skip.html").write_text("smallest archive")  # not a page
     questions_file = tmp_path / "questions.json"
@@ -99,12 +100,12 @@ def test_measure_scores_hits_and_times_both_setups(tmp_path: Path) -> None:
     ]))
     data = knowledge.corpus(knowledge.html_root(str(tmp_path)), knowledge.read_questions(questions_file), quick=False)
     assert [knowledge.page_of(str(f), data.root) for f in data.files] == [
-        "index.html", "library/heapq.html", "library/zipfile.html"]
+        "index.html", "library/__main__.html", "library/heapq.html", "library/zipfile.html"]
     assert len(data.questions) == 3
 
     row = knowledge.measure(FakeKnowledgeBase, data)
 
-    assert (row["pages"], row["chunks"], row["added"], row["second_unchanged"]) == (3, 6, 3, 3)
+    assert (row["pages"], row["chunks"], row["added"], row["second_unchanged"]) == (4, 8, 4, 4)
     assert row["hit1"] == pytest.approx(1 / 3) and row["hit5"] == pytest.approx(2 / 3)
     assert row["misses_at_5"] == ["nothing matches"]
     assert row["ranked"][1] == ["index.html", "library/zipfile.html"]
@@ -112,7 +113,7 @@ def test_measure_scores_hits_and_times_both_setups(tmp_path: Path) -> None:
     section.rows.append({"backend": "fake", "config": "lexical", **row})
     lines: list[str] = []
     knowledge.render(lines.append, section)
-    table = [line for line in lines if line.startswith("| fake | lexical | 3 |")]
+    table = [line for line in lines if line.startswith("| fake | lexical | 4 |")]
     assert len(table) == 1 and "| **0.33** | **0.67** |" in table[0]
     assert any("Not in the first 5" in line and "nothing matches" in line for line in lines)
 
