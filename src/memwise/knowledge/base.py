@@ -22,6 +22,7 @@ from memwise.knowledge import context as block
 from memwise.knowledge.ingest import ORPHAN_AGE, IngestReport, Outcome, Settings, ingest
 from memwise.knowledge.search import KnowledgeChunk, search
 from memwise.knowledge.sources import TEXT, Source, file, literal, looks_like_path, resolve
+from memwise.knowledge.sources import check as check_sources
 from memwise.recall.dense import VectorIndex, resolve_embedder
 from memwise.storage.documents import check_name, owner_id
 from memwise.storage.records import KnowledgeDocument
@@ -72,7 +73,7 @@ class KnowledgeBase:
         if self.settings.chunk_overlap >= self.settings.chunk_tokens:
             raise InvalidInputError("chunk_overlap must be smaller than chunk_tokens")
         self.extensions = frozenset(KNOWN_EXTENSIONS) | frozenset(self.settings.loaders)
-        resolve(sources, self.extensions)  # bad input fails here; folders are listed when ingesting
+        check_sources(sources)  # folders are listed, files read, when it ingests
         self.given = sources
         self.name = check_name(name) if name is not None else _derived_name(sources)
         self.description = _optional_text(description, "description")
