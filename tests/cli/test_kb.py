@@ -153,9 +153,12 @@ def test_an_unknown_knowledge_base_is_one_error_line(cli, db, files, command) ->
     assert documents(db, "py") == {"sorting.md": "ready"}
 
 
-def test_bad_names_and_missing_stores_are_errors(cli, db, files) -> None:
+def test_bad_names_embedders_and_missing_stores_are_errors(cli, db, files) -> None:
     bad = cli("kb", "add", "sorting.md", "--name", "my docs", "--db", db, ok=False)
     assert "a knowledge base name must be" in bad.stderr
+    embedder = cli("kb", "add", "sorting.md", "--name", "py", "--embedder", "no-provider", "--db", db, ok=False)
+    assert embedder.stderr.startswith("Error: --embedder 'no-provider': ")
+    assert documents(db, "py") == {}
     missing = cli("kb", "list", "--db", str(files / "nope.db"), ok=False)
     assert "Error:" in missing.stderr and not (files / "nope.db").exists()  # reading never creates a store
 
