@@ -157,7 +157,7 @@ def test_bad_names_embedders_and_missing_stores_are_errors(cli, db, files) -> No
     bad = cli("kb", "add", "sorting.md", "--name", "my docs", "--db", db, ok=False)
     assert "a knowledge base name must be" in bad.stderr
     embedder = cli("kb", "add", "sorting.md", "--name", "py", "--embedder", "no-provider", "--db", db, ok=False)
-    assert embedder.stderr.startswith("Error: --embedder 'no-provider': ")
+    assert embedder.stderr.startswith("Error: embedder 'no-provider' cannot be used: ")
     assert documents(db, "py") == {}
     missing = cli("kb", "list", "--db", str(files / "nope.db"), ok=False)
     assert "Error:" in missing.stderr and not (files / "nope.db").exists()  # reading never creates a store
@@ -168,3 +168,12 @@ def test_progress_bar_on_a_terminal(cli, db, files, monkeypatch) -> None:
     result = cli("kb", "add", "sorting.md", "guide", "--name", "py", "--db", db, ok=True)
     assert "3/3" in result.stderr
     assert "3 added" in result.stdout
+
+
+def test_sessions_lists_conversations_not_knowledge_chunks(cli, db, files) -> None:
+    cli("kb", "add", "sorting.md", "--name", "py", "--db", db, ok=True)
+    with SqliteStorage(db_file=db) as store:
+        store.create_session("chat-1", user_id="ann")
+    listed = cli("sessions", "--db", db, ok=True).stdout
+    assert "chat-1" in listed and "kb:py" not in listed
+    assert "kb:py" in cli("sessions", "--user", "kb:py", "--db", db, ok=True).stdout

@@ -53,7 +53,7 @@ def add(
     Prints what was added, updated, unchanged and failed, with each failure's message. Exit
     status 1 if any source failed (the others are ingested all the same)."""
     with ui.guard(), open_store(db, create=True) as store:
-        kb = KnowledgeBase(storage=store, name=name, embedder=_embedder(embedder))
+        kb = KnowledgeBase(storage=store, name=name, embedder=embedder)
         given, failed = _sources(paths, kb)
         report = IngestReport()
         if given:
@@ -94,7 +94,7 @@ def search(
     """Search a knowledge base: the best matching chunks, each with its citation and score."""
     with ui.guard(), open_store(db, create=False) as store:
         _existing(store, name, db)
-        chunks = KnowledgeBase(storage=store, name=name, embedder=_embedder(embedder)).query(query, limit=limit)
+        chunks = KnowledgeBase(storage=store, name=name, embedder=embedder).query(query, limit=limit)
     if not chunks:
         ui.note(f"Nothing in the knowledge base {name!r} matches {query!r}.")
         return
@@ -131,7 +131,7 @@ def refresh(
     Exit status 1 if any source failed."""
     with ui.guard(), open_store(db, create=False) as store:
         _existing(store, name, db)
-        kb = KnowledgeBase(storage=store, name=name, embedder=_embedder(embedder))
+        kb = KnowledgeBase(storage=store, name=name, embedder=embedder)
         with _progress() as progress:
             report = kb.refresh(progress=progress)
         _print_report(name, report)
@@ -146,20 +146,6 @@ def _existing(store: Storage, name: str, db: str) -> list[KnowledgeDocument]:
     if not documents:
         ui.fail(f"no knowledge base {name!r} in {redact(db)} (memwise kb list lists them)")
     return documents
-
-
-def _embedder(value: str | None) -> str | None:
-    """`--embedder`, checked now: pydantic-ai builds a model string's embedder on first use, where
-    an unknown provider or a missing API key would not be one clear line."""
-    if value is None or value == "local":
-        return value
-    from pydantic_ai.embeddings import infer_embedding_model
-
-    try:
-        infer_embedding_model(value)
-    except Exception as exc:  # noqa: BLE001 - pydantic-ai's UserError, a missing extra or key: all are bad input here
-        ui.fail(f"--embedder {value!r}: {exc}")
-    return value
 
 
 def _sources(paths: list[str], kb: KnowledgeBase) -> tuple[list[str], list[tuple[str, str]]]:
