@@ -24,14 +24,18 @@ _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 def load_csv(data: bytes, name: str) -> LoadedDocument:
     """Each data row as "column: value; column: value" (empty cells left out). The first row is
     always the header: csv.Sniffer's header guess is wrong for all-text tables. The delimiter is
-    sniffed among , ; tab | and is a comma when sniffing fails."""
+    sniffed among , ; tab | (when the sniffer gives up, the one the header line has most of; a comma
+    if it has none)."""
     text = decode_text(data, name)
     sample = text[:_SNIFF_CHARS]
     sample = sample[:sample.rfind("\n") + 1] or sample  # whole lines: a cut row misleads the sniffer
     try:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
-    except csv.Error:
-        dialect = csv.excel
+    except csv.Error:  # ragged rows defeat the sniffer: the header line's most frequent delimiter
+        header_line = sample.split("\n", 1)[0]
+        counts = {d: header_line.count(d) for d in ",;\t|"}
+        best = max(counts, key=lambda d: counts[d])
+        dialect = csv.excel if counts[best] == 0 else type("Sniffed", (csv.excel,), {"delimiter": best})
     sections: list[Section] = []
     try:
         rows = csv.reader(io.StringIO(text, newline=""), dialect)
@@ -75,7 +79,7 @@ def load_json(data: bytes, name: str) -> LoadedDocument:
     except json.JSONDecodeError as exc:
         raise fail(name, f"invalid JSON ({exc})") from exc
     except RecursionError as exc:
-        raise fail(name, "JSON nested too deeply to read") from exc
+        raise fail(name, "nested too deeply to read") from exc
     if value in (None, "", [], {}):
         raise fail(name, f"no data (the JSON is {json.dumps(value)})")
     return LoadedDocument(type="json", sections=tuple(sections))

@@ -36,14 +36,15 @@ def load_md(data: bytes, name: str) -> LoadedDocument:
         offset = front.group(0).count("\n")
         text = text[front.end():]
     tokens = MarkdownIt("commonmark").enable(["table", "strikethrough"]).parse(text)
-    return LoadedDocument(type="md", sections=_Reader(offset).read(tokens), title=title or None)
+    return LoadedDocument(type="md", sections=_Reader(offset, text.split("\n")).read(tokens), title=title or None)
 
 
 class _Reader:
     """Walks markdown-it's flat token stream, keeping the heading path and the open list/table."""
 
-    def __init__(self, offset: int) -> None:
+    def __init__(self, offset: int, lines: list[str]) -> None:
         self.offset = offset  # lines taken off the top (front matter)
+        self.lines = lines
         self.path: list[tuple[int, str]] = []
         self.sections: list[Section] = []
         self.block: list[str] = []  # lines of the list or table being read
@@ -114,7 +115,12 @@ class _Reader:
         self.block.extend(indent + "  " + line if line else line for line in lines[1:])
 
     def _add(self, text: str, lines: list[int] | None) -> None:
-        location = lines_location(lines[0] + 1 + self.offset, lines[1] + self.offset) if lines else ""
+        location = ""
+        if lines:
+            first, end = lines
+            while end > first + 1 and not self.lines[end - 1].strip():  # a list's map takes the blank line after it
+                end -= 1
+            location = lines_location(first + 1 + self.offset, end + self.offset)
         self.sections.append(Section(text=text, headings=tuple(t for _, t in self.path), location=location))
 
 
