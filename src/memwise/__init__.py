@@ -8,15 +8,17 @@ from memwise._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from memwise.agent import Agent, RunOutput, StreamedRun, Task
+    from memwise.knowledge import KnowledgeBase
     from memwise.memory import Memory, UsageReport, UserTraits
 
-__all__ = ["Agent", "Memory", "RunOutput", "StreamedRun", "Task", "UsageReport", "UserTraits"]
+__all__ = ["Agent", "KnowledgeBase", "Memory", "RunOutput", "StreamedRun", "Task", "UsageReport", "UserTraits"]
 
 _LAZY = {
     "Agent": "memwise.agent",
     "Task": "memwise.agent",
     "RunOutput": "memwise.agent",
     "StreamedRun": "memwise.agent",
+    "KnowledgeBase": "memwise.knowledge",
     "Memory": "memwise.memory",
     "UsageReport": "memwise.memory",
     "UserTraits": "memwise.memory",

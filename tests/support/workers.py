@@ -38,6 +38,22 @@ def append_forever(recipe: Recipe, session_id: str) -> None:
             print("started", flush=True)
 
 
+def ingest(recipe: Recipe, folder: str, go_file: str) -> None:
+    """Wait for `go_file` to exist (so that several of these start at once), then ingest `folder`
+    into the knowledge base "shared"; print the report."""
+    import os
+    import time
+
+    from memwise.knowledge import KnowledgeBase
+
+    storage = recipe.build()
+    kb = KnowledgeBase(folder, storage=storage, name="shared")
+    while not os.path.exists(go_file):
+        time.sleep(0.005)
+    print(kb.setup(), flush=True)
+    storage.close()
+
+
 if __name__ == "__main__":
     job, spec, *args = sys.argv[1:]
     data = json.loads(spec)
@@ -48,5 +64,7 @@ if __name__ == "__main__":
         append_words(recipe, args[0], args[1], int(args[2]))
     elif job == "append_forever":
         append_forever(recipe, args[0])
+    elif job == "ingest":
+        ingest(recipe, args[0], args[1])
     else:
         raise SystemExit(f"unknown job {job}")

@@ -308,6 +308,10 @@ class Agent:
         if state.memory_run is not None:
             loaded = await state.memory_run.open(state.checkpoint.prompt)
             state.checkpoint.history, context = loaded.history, loaded.context
+        kbs = state.task.knowledge_bases() if state.task is not None else []
+        knowledge = [await kb.context_async(state.checkpoint.prompt) for kb in kbs]
+        if knowledge:  # kept in the checkpoint: a resumed run sees the same passages
+            state.checkpoint.task_context = join_instructions(state.checkpoint.task_context, *knowledge)
         state.checkpoint.instructions = join_instructions(self.system_prompt, context, state.checkpoint.task_context)
 
     async def _stream(self, task: Task) -> AsyncGenerator[Any, None]:

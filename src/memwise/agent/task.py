@@ -6,14 +6,16 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from memwise.errors import InvalidInputError
+from memwise.knowledge.base import KnowledgeBase
 
 
 class Task:
     """`Task(description, tools=None, response_format=str, context=None)`.
 
     `response_format` is `str` or a pydantic model (the run then returns an instance of it).
-    `context` is extra material for this task (a string, or a list of strings and earlier Tasks);
-    it goes into the run's instructions, not into the stored user message. After a run, `run_id`
+    `context` is extra material for this task (a string, or a list of strings, earlier Tasks and
+    KnowledgeBases); it goes into the run's instructions, not into the stored user message. A
+    KnowledgeBase contributes the chunks that best match the task, within its `context_tokens`. After a run, `run_id`
     names it and `response` holds its output.
     """
 
@@ -37,12 +39,19 @@ class Task:
         self.response: Any = None  # the last run's output
         self.run_id: str | None = None  # the last run's id: `agent.continue_run(task=task)` resumes it
 
+    def _context_items(self) -> list[Any]:
+        return list(self.context) if isinstance(self.context, (list, tuple)) else [self.context]
+
+    def knowledge_bases(self) -> list[KnowledgeBase]:
+        """The KnowledgeBases in the context: searched for this task when the run starts."""
+        return [item for item in self._context_items() if isinstance(item, KnowledgeBase)]
+
     def context_text(self) -> str | None:
-        """The task's context rendered as text (earlier tasks contribute their description and result)."""
-        items = self.context if isinstance(self.context, (list, tuple)) else [self.context]
+        """The task's context rendered as text (earlier tasks contribute their description and
+        result; knowledge bases are searched when the run starts, see `knowledge_bases`)."""
         pieces = []
-        for item in items:
-            if item is None:
+        for item in self._context_items():
+            if item is None or isinstance(item, KnowledgeBase):
                 continue
             if isinstance(item, Task):
                 pieces.append(f"Earlier task: {item.description}\nResult: {item.response}")

@@ -8,7 +8,7 @@ optimistic versioning, leases, forgetting and retention all live here, once, for
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
@@ -39,6 +39,7 @@ from memwise.storage.checks import (
 )
 from memwise.storage.codec import dumps, loads
 from memwise.storage.contract import Backend, RawMessage, RawRecord, RecordQuery
+from memwise.storage.documents import KNOWLEDGE_AGENT, Documents
 from memwise.storage.plan import Plan
 from memwise.storage.raw import from_raw, to_raw
 from memwise.storage.records import FINISHED_STATUSES, Page, Run, Session, StoredMessage, UserProfile
@@ -61,7 +62,7 @@ MIGRATIONS: list[Any] = []
 _BATCH = 200
 
 
-class Storage(Searchable, Vectors, Backend):
+class Storage(Searchable, Vectors, Documents, Backend):
     """Base class of every storage. Every method has an async twin named with an `a` prefix."""
 
     _opened = False
@@ -512,12 +513,16 @@ class Storage(Searchable, Vectors, Backend):
             if (yield from self._put_record(to_raw(run), raw.version)):
                 return run
 
-    def _p_delete_sessions(self, query: RecordQuery) -> Plan[dict[str, int]]:
-        """Delete every session a query matches, with its messages and runs."""
+    def _p_delete_sessions(
+        self, query: RecordQuery, keep: Callable[[RawRecord], bool] | None = None
+    ) -> Plan[dict[str, int]]:
+        """Delete every session a query matches (but those `keep` keeps), with its messages and runs."""
         counts = {"sessions": 0, "messages": 0, "runs": 0}
         while True:
             raws = yield from self._query_records(query)
             for raw in raws:
+                if keep is not None and keep(raw):
+                    continue
                 self._forget_indexed(raw.key)
                 counts["messages"] += yield from self._delete_messages(raw.key)
                 counts["runs"] += yield from self._p_delete_all(RecordQuery("run", session_id=raw.key, limit=_BATCH))
@@ -534,7 +539,8 @@ class Storage(Searchable, Vectors, Backend):
         return counts
 
     def _p_prune(self, cutoff: float) -> Plan[dict[str, int]]:
-        counts = yield from self._p_delete_sessions(RecordQuery("session", updated_before=cutoff, limit=_BATCH))
+        old = RecordQuery("session", updated_before=cutoff, limit=_BATCH)
+        counts = yield from self._p_delete_sessions(old, keep=lambda raw: raw.agent_id == KNOWLEDGE_AGENT)
         finished = RecordQuery("run", statuses=FINISHED_STATUSES, updated_before=cutoff, limit=_BATCH)
         counts["runs"] += yield from self._p_delete_all(finished)
         return counts

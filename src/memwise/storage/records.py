@@ -123,6 +123,40 @@ class Run:
     version: int = 0
 
 
+DocumentStatus = Literal["ready", "error"]
+
+
+@dataclass(slots=True)
+class KnowledgeDocument:
+    """One source of a knowledge base, as registered in the storage (`memwise.knowledge`).
+
+    `chunks_session` names the session holding the chunks searches may return (one message per
+    chunk, `locations[seq - 1]` citing where each comes from); a changed source gets a new one,
+    swapped in by one compare-and-set, so a search sees the old chunks or the new, never a mix.
+    `status` "error" with `status_message` when the last ingestion failed (chunks of an earlier
+    good version, if any, stay searchable). `settings` fingerprints how it was chunked."""
+
+    id: str
+    knowledge_base_id: str
+    name: str
+    source: str
+    type: str = ""
+    description: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    size: int = 0
+    content_hash: str | None = None
+    chunk_count: int = 0
+    status: DocumentStatus = "ready"
+    status_message: str | None = None
+    access_count: int = 0
+    settings: str = ""
+    chunks_session: str | None = None
+    locations: list[str] = field(default_factory=list)
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    version: int = 0
+
+
 @dataclass(slots=True)
 class Page(Generic[T]):
     """One page of a listing; pass `next_cursor` back to get the next page (None: no more)."""

@@ -39,6 +39,7 @@ from memwise.errors import InvalidInputError
 from memwise.storage.base import Storage
 from memwise.storage.checks import check_restorable, check_restorable_messages
 from memwise.storage.codec import dumps
+from memwise.storage.documents import KNOWLEDGE_AGENT
 from memwise.storage.records import Run, Session, StoredMessage, UserProfile
 
 FORMAT = "memwise-export"
@@ -84,6 +85,8 @@ def _export(store: Storage, write: Callable[[str], Any]) -> dict[str, int]:
     counts = dict.fromkeys(KINDS, 0)
     write(_line({"type": FORMAT, "format": FORMAT_VERSION}))
     for session in _every(store.list_sessions, "session_id"):
+        if session.agent_id == KNOWLEDGE_AGENT:  # a knowledge base is ingested again from its sources
+            continue
         write(_line(_record_line("session", session)))
         counts["sessions"] += 1
         for message in _messages(store, session.session_id):

@@ -24,7 +24,7 @@ def build_tools(items: Iterable[Any]) -> tuple[list[Tool[Any]], dict[str, ToolSp
     tools: list[Tool[Any]] = []
     specs: dict[str, ToolSpec] = {}
     for item in items:
-        built, spec = _build(item)
+        built, spec = _build(as_tool(item))
         if spec.name in specs:
             raise InvalidInputError(f"two tools are named {spec.name!r}; tool names must be unique")
         tools.append(built)
@@ -32,8 +32,16 @@ def build_tools(items: Iterable[Any]) -> tuple[list[Tool[Any]], dict[str, ToolSp
     return tools, specs
 
 
+def as_tool(item: Any) -> Any:
+    """A KnowledgeBase given as a tool is its `search_<name>` function; anything else is itself."""
+    from memwise.knowledge.base import KnowledgeBase
+
+    return item.as_tool() if isinstance(item, KnowledgeBase) else item
+
+
 def tool_name(item: Any) -> str:
     """The name the model calls `item` by (without building the tool)."""
+    item = as_tool(item)
     if isinstance(item, Tool):
         return item.name
     options = options_of(item)
