@@ -14,7 +14,7 @@ import pytest
 
 from memwise.errors import ConfigurationError, InvalidInputError
 from memwise.knowledge.document import DocumentError, LoadedDocument, Section
-from memwise.knowledge.loaders import KNOWN_EXTENSIONS, load_bytes, load_path, load_text
+from memwise.knowledge.loaders import KNOWN_EXTENSIONS, load_bytes, load_path, load_text, read_file
 from tests.knowledge import fixtures
 
 
@@ -55,7 +55,7 @@ def test_load_text_is_markdownish_with_headings() -> None:
 
 def test_load_text_without_headings_is_paragraphs() -> None:
     document = load_text("one\ntwo\n\nthree")
-    assert [(s.headings, s.text, s.location) for s in document.sections] == [((), "one\ntwo", "lines 1-2"), ((), "three", "line 4")]
+    assert [(s.headings, s.text, s.location) for s in document.sections] == [((), "one\ntwo", ""), ((), "three", "")]
 
 
 @pytest.mark.parametrize("text", ["", "  \n\n\t "])
@@ -352,6 +352,17 @@ def test_load_path_returns_the_bytes_it_read(tmp_path: Path) -> None:
     data, document = load_path(path, max_bytes=100)
     assert data == b"hello\n\nworld" and texts(document) == "hello\n\nworld"
     assert load_path(str(path), max_bytes=100)[1] == document
+
+
+def test_read_file_reads_any_extension_and_checks_the_rest(tmp_path: Path) -> None:
+    (tmp_path / "image.png").write_bytes(b"\x89PNG")
+    assert read_file(tmp_path / "image.png", max_bytes=4) == b"\x89PNG"
+    with pytest.raises(DocumentError, match=r"image\.png: too large: 4 bytes, over the limit of 3 bytes"):
+        read_file(tmp_path / "image.png", max_bytes=3)
+    with pytest.raises(DocumentError, match="is a directory"):
+        read_file(tmp_path, max_bytes=3)
+    with pytest.raises(InvalidInputError):
+        read_file(tmp_path / "image.png", max_bytes=0)
 
 
 def test_load_path_errors_name_the_file(tmp_path: Path) -> None:

@@ -1,11 +1,13 @@
 """Plain text (.txt) and literal strings: one section per paragraph (a run of non-blank lines),
 located by its lines, so the splitter can cite the lines of every chunk. A literal string is read
 as Markdown-ish: `#` heading lines (outside ``` fences) set the heading path; without any, it is
-paragraphs like a .txt. Neither needs an optional dependency."""
+paragraphs like a .txt. A literal string has no location (it is not a file one could open at a
+line; its source and heading path cite it). Neither needs an optional dependency."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from memwise.knowledge.document import LoadedDocument, Section
 from memwise.knowledge.loaders.common import decode_text, fenced, line_blocks, lines_location, one_line
@@ -19,7 +21,8 @@ def load_txt(data: bytes, name: str) -> LoadedDocument:
 
 
 def load_literal(text: str) -> LoadedDocument:
-    return LoadedDocument(type="text", sections=paragraphs(text.replace("\r\n", "\n").replace("\r", "\n"), headings=True))
+    return LoadedDocument(type="text", sections=tuple(
+        replace(s, location="") for s in paragraphs(text.replace("\r\n", "\n").replace("\r", "\n"), headings=True)))
 
 
 def paragraphs(text: str, headings: bool = False) -> tuple[Section, ...]:
