@@ -35,7 +35,7 @@ def _facts(text: str) -> list[str]:
 
 
 KB_BLOCK = re.compile(r'^## From the knowledge base "[^"]+".*$', re.M)
-PASSAGE = re.compile(r"^\[([^\]\n]+)\]\n((?:.+\n?)+)", re.M)
+PASSAGE = re.compile(r"^\[([^\]\n]+)\]\n(.*?)(?=\n\n\[[^\]\n]+\]\n|\Z)", re.M | re.S)  # to the next [source]
 
 
 def _stems(text: str) -> set[str]:

@@ -189,8 +189,8 @@ def _print_report(name: str, report: IngestReport) -> None:
     console = ui.out()
     chunks = f" ({ui.plural(report.chunks, 'chunk')} written)" if report.chunks else ""
     console.print(f"Knowledge base {name!r}: {report}{chunks}.", markup=False)
-    for source, message in report.failed:  # a loader's message starts with the file's name: once is enough
-        message = message.removeprefix(f"{Path(source).name}: ")
+    for source, message in report.failed:  # a loader's message starts with the file's path or name: once is enough
+        message = message.removeprefix(f"{source}: ").removeprefix(f"{Path(source).name}: ")
         console.print(Text("failed ", style="bold red") + Text(f"{source}: {message}"))
 
 
