@@ -14,7 +14,7 @@ import pytest
 
 from memwise.errors import ConfigurationError, InvalidInputError
 from memwise.knowledge.document import DocumentError, LoadedDocument, Section
-from memwise.knowledge.loaders import KNOWN_EXTENSIONS, load_bytes, load_path, load_text, read_file
+from memwise.knowledge.loaders import KNOWN_EXTENSIONS, load_bytes, load_text, read_file
 from tests.knowledge import fixtures
 
 
@@ -343,53 +343,48 @@ def test_text_formats_need_no_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     assert load_bytes(b"x", "x.txt").sections and load_text("# h\nx").sections
 
 
-# -- load_path
+# -- read_file
 
 
-def test_load_path_returns_the_bytes_it_read(tmp_path: Path) -> None:
-    path = tmp_path / "notes.txt"
-    path.write_bytes(b"hello\n\nworld")
-    data, document = load_path(path, max_bytes=100)
-    assert data == b"hello\n\nworld" and texts(document) == "hello\n\nworld"
-    assert load_path(str(path), max_bytes=100)[1] == document
-
-
-def test_read_file_reads_any_extension_and_checks_the_rest(tmp_path: Path) -> None:
+def test_read_file_checks_the_type_and_size_before_reading(tmp_path: Path) -> None:
     (tmp_path / "image.png").write_bytes(b"\x89PNG")
-    assert read_file(tmp_path / "image.png", max_bytes=4) == b"\x89PNG"
-    with pytest.raises(DocumentError, match=r"image\.png: too large: 4 bytes, over the limit of 3 bytes"):
-        read_file(tmp_path / "image.png", max_bytes=3)
+    with pytest.raises(DocumentError, match=r"image\.png: unknown file type '\.png'; known: \.csv, \.docx"):
+        read_file(tmp_path / "image.png", max_bytes=4)
+    assert read_file(tmp_path / "image.png", max_bytes=4, loaders={".png": lambda data, name: None}) == b"\x89PNG"
+    (tmp_path / "notes.txt").write_bytes(b"hello")
+    with pytest.raises(DocumentError, match=r"notes\.txt: too large: 5 bytes, over the limit of 4 bytes"):
+        read_file(tmp_path / "notes.txt", max_bytes=4)
     with pytest.raises(DocumentError, match="is a directory"):
         read_file(tmp_path, max_bytes=3)
     with pytest.raises(InvalidInputError):
-        read_file(tmp_path / "image.png", max_bytes=0)
+        read_file(tmp_path / "notes.txt", max_bytes=0)
 
 
-def test_load_path_errors_name_the_file(tmp_path: Path) -> None:
+def test_read_file_errors_name_the_file(tmp_path: Path) -> None:
     with pytest.raises(DocumentError, match=rf"^{tmp_path}/missing\.txt: no such file"):
-        load_path(tmp_path / "missing.txt", max_bytes=10)
+        read_file(tmp_path / "missing.txt", max_bytes=10)
     (tmp_path / "folder.md").mkdir()
     with pytest.raises(DocumentError, match=r"folder\.md: is a directory, not a file"):
-        load_path(tmp_path / "folder.md", max_bytes=10)
+        read_file(tmp_path / "folder.md", max_bytes=10)
     big = tmp_path / "big.txt"
     big.write_bytes(b"x" * 2_000)
     with pytest.raises(DocumentError, match=r"big\.txt: too large: 2,000 bytes, over the limit of 1,000 bytes"):
-        load_path(big, max_bytes=1_000)
+        read_file(big, max_bytes=1_000)
     odd = tmp_path / "image.png"
     odd.write_bytes(b"\x89PNG")
     with pytest.raises(DocumentError, match=r"image\.png: unknown file type '\.png'; known: \.csv, \.docx"):
-        load_path(odd, max_bytes=10)
+        read_file(odd, max_bytes=10)
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
-def test_load_path_refuses_a_fifo(tmp_path: Path) -> None:
+def test_read_file_refuses_a_fifo(tmp_path: Path) -> None:
     fifo = tmp_path / "pipe.txt"
     os.mkfifo(fifo)
     with pytest.raises(DocumentError, match="not a regular file"):
-        load_path(fifo, max_bytes=10)  # would block forever if it were opened
+        read_file(fifo, max_bytes=10)  # would block forever if it were opened
 
 
-def test_load_path_permission_denied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_read_file_permission_denied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "secret.txt"
     path.write_bytes(b"x")
     if os.geteuid() != 0:
@@ -402,10 +397,10 @@ def test_load_path_permission_denied(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
         monkeypatch.setattr(loaders, "open", denied, raising=False)
     with pytest.raises(DocumentError, match=r"secret\.txt: cannot be read: permission denied"):
-        load_path(path, max_bytes=10)
+        read_file(path, max_bytes=10)
 
 
 @pytest.mark.parametrize("max_bytes", [0, -1, 1.5, True])
-def test_load_path_validates_max_bytes(tmp_path: Path, max_bytes: object) -> None:
+def test_read_file_validates_max_bytes(tmp_path: Path, max_bytes: object) -> None:
     with pytest.raises(InvalidInputError):
-        load_path(tmp_path / "a.txt", max_bytes=max_bytes)  # type: ignore[arg-type]
+        read_file(tmp_path / "a.txt", max_bytes=max_bytes)  # type: ignore[arg-type]

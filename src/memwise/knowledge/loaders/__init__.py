@@ -38,7 +38,7 @@ _BUILT_IN: dict[str, Loader] = {
 #: The extensions read without a custom loader (lowercase, with the dot).
 KNOWN_EXTENSIONS: frozenset[str] = frozenset(_BUILT_IN)
 
-__all__ = ["KNOWN_EXTENSIONS", "Loader", "load_bytes", "load_path", "load_text", "read_file"]
+__all__ = ["KNOWN_EXTENSIONS", "Loader", "load_bytes", "load_text", "read_file"]
 
 
 def load_text(text: str) -> LoadedDocument:
@@ -73,21 +73,12 @@ def load_bytes(data: bytes, name: str, *, loaders: Mapping[str, Loader] | None =
     return document if len(sections) == len(document.sections) else replace(document, sections=sections)
 
 
-def load_path(path: str | os.PathLike[str], *, max_bytes: int,
-              loaders: Mapping[str, Loader] | None = None) -> tuple[bytes, LoadedDocument]:
-    """The file's bytes (read once, for the caller to hash) and its document; the extension is
-    checked before the file is read (see `read_file` for the other checks)."""
-    table = _table(loaders)
-    name = os.fspath(path)
-    data = read_file(name, max_bytes=max_bytes, before_reading=lambda: _extension(name, table))
-    return data, load_bytes(data, name, loaders=table)
-
-
-def read_file(path: str | os.PathLike[str], *, max_bytes: int,
-              before_reading: Callable[[], object] | None = None) -> bytes:
-    """The bytes of the file at `path`, or a DocumentError naming it: missing, a directory, not a
-    regular file (a FIFO would block), unreadable, or over `max_bytes` (by its size, checked
-    before reading, and again by what was read, should it have grown)."""
+def read_file(path: str | os.PathLike[str], *, max_bytes: int, loaders: Mapping[str, Loader] | None = None) -> bytes:
+    """The bytes of the file at `path` (for the caller to hash before `load_bytes` parses them),
+    or a DocumentError naming it: missing, a directory, not a regular file (a FIFO would block),
+    of a type no loader reads, unreadable, or over `max_bytes` (by its size, checked before
+    reading, and again by what was read, should it have grown). Nothing is read before these
+    checks pass."""
     if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes <= 0:
         raise InvalidInputError(f"max_bytes must be a positive int, got {max_bytes!r}")
     name = os.fspath(path)
@@ -103,8 +94,7 @@ def read_file(path: str | os.PathLike[str], *, max_bytes: int,
         raise fail(name, "is a directory, not a file")
     if not stat.S_ISREG(info.st_mode):
         raise fail(name, "not a regular file (a device, socket or pipe)")
-    if before_reading is not None:
-        before_reading()
+    _extension(name, _table(loaders))
     if info.st_size > max_bytes:
         raise fail(name, _too_big(info.st_size, max_bytes))
     try:
