@@ -4,7 +4,8 @@
 The stand-in is a pydantic-ai FunctionModel that only knows what memory sent it: it answers from
 the instructions (summary, profile) and the message history, writes summaries by collecting the
 facts of the new turns, and extracts traits from the user's sentences. If memory did not deliver
-something, the stand-in cannot know it.
+something, the stand-in cannot know it. Given a knowledge base's passages (`Task(context=[kb])`),
+it quotes the line that best fits the question and what it remembers, with its [source].
 """
 
 from __future__ import annotations
@@ -33,6 +34,31 @@ def _facts(text: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+KB_BLOCK = re.compile(r'^## From the knowledge base "[^"]+".*$', re.M)
+PASSAGE = re.compile(r"^\[([^\]\n]+)\]\n(.*?)(?=\n\n\[[^\]\n]+\]\n|\Z)", re.M | re.S)  # to the next [source]
+
+
+def _stems(text: str) -> set[str]:
+    return {word[:5] for word in re.findall(r"\w{3,}", text.lower())}
+
+
+def _from_knowledge(instructions: str, question: str, remembered: list[str]) -> str | None:
+    """The knowledge block's line sharing most words with the question, a line naming something
+    remembered first (so "my project" finds the user's project), quoted with its [source]."""
+    block = KB_BLOCK.search(instructions)
+    if block is None:
+        return None
+    values = [fact.split(": ", 1)[1] for fact in remembered]
+    wanted = _stems(question)
+    lines = [(source, line.strip()) for source, text in PASSAGE.findall(instructions[block.end():])
+             for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    if not lines:
+        return None
+    source, line = max(lines, key=lambda item: (any(v in item[1] for v in values), len(wanted & _stems(item[1])),
+                                                len(item[1])))  # a sentence over its heading
+    return f"From the knowledge base [{source}]: {line}"
+
+
 def _user_texts(messages: list[ModelMessage]) -> list[str]:
     return [p.content for m in messages for p in m.parts if isinstance(p, UserPromptPart) and isinstance(p.content, str)]
 
@@ -53,10 +79,12 @@ def _respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
                 found["evidence"].append(match.group(0))
         return ModelResponse(parts=[ToolCallPart(info.output_tools[0].name, found)])
     remembered = _facts("\n".join(texts[:-1])) + re.findall(r"^- (\w+: .+)$", instructions, re.M)
-    if not remembered:
-        return ModelResponse(parts=[TextPart("Noted! (I remember nothing from before.)")])
     unique = list(dict.fromkeys(remembered))
-    return ModelResponse(parts=[TextPart("From memory: " + "; ".join(unique))])
+    known = _from_knowledge(instructions, texts[-1] if texts else "", unique)
+    if not remembered:
+        return ModelResponse(parts=[TextPart(known or "Noted! (I remember nothing from before.)")])
+    answer = "From memory: " + "; ".join(unique)
+    return ModelResponse(parts=[TextPart(answer + (f". {known}" if known else ""))])
 
 
 def pick_model() -> FunctionModel | str:

@@ -1,5 +1,6 @@
 """The seeds' four scenarios in examples/ run offline and show what memory delivered; the
-human-in-the-loop example pauses in one process and completes in another."""
+human-in-the-loop example pauses in one process and completes in another; the knowledge-base
+example answers from memory and a knowledge base in one file."""
 
 from __future__ import annotations
 
@@ -20,10 +21,10 @@ RUNNER = (
 )
 
 
-def run_examples(cwd: Path) -> dict[str, str]:
+def run_examples(cwd: Path, scripts: list[str] = SCRIPTS) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "MEMWISE_MODEL"}  # the offline stand-in
     done = subprocess.run(
-        [sys.executable, "-c", RUNNER, str(EXAMPLES), *SCRIPTS],
+        [sys.executable, "-c", RUNNER, str(EXAMPLES), *scripts],
         cwd=cwd, capture_output=True, text=True, timeout=300, env=env,
     )
     assert done.returncode == 0, done.stderr
@@ -49,3 +50,17 @@ def test_seed_scenarios_run_and_recall(tmp_path: Path) -> None:
 
     again = run_examples(tmp_path)  # a second process: the same sessions continue
     assert "stored messages: 8" in again["quick_start"]
+
+
+def test_knowledge_base_example_answers_from_memory_and_the_handbook(tmp_path: Path) -> None:
+    out = run_examples(tmp_path, ["knowledge_base"])["knowledge_base"]
+    assert out.startswith("ingested: 2 added, 0 updated, 0 unchanged, 0 removed\n")
+    # the project comes from memory; the handbook line is Falcon's, not Osprey's, because of it
+    assert "From memory: project: Falcon. From the knowledge base [deploys.md" in out
+    assert "Falcon freezes deploys on Thursdays from 14:00" in out and "Osprey" not in out
+    assert "knowledge bases: ['handbook'] | stored messages: 4" in out
+    assert [p.name for p in tmp_path.glob("*.db")] == ["knowledge.db"]  # one file holds both
+
+    again = run_examples(tmp_path, ["knowledge_base"])["knowledge_base"]  # another process, same file
+    assert again.startswith("ingested: 0 added, 0 updated, 2 unchanged, 0 removed\n")
+    assert "stored messages: 8" in again

@@ -112,3 +112,10 @@ async def test_bad_input_is_refused_before_writing(api):
     with pytest.raises(InvalidInputError):
         await api.get_documents("d1")
     assert await api.list_documents("kb1") == []
+
+
+async def test_forgetting_a_knowledge_base_owner_forgets_its_documents_too(api):
+    session = await api.write_chunks("kb1", "d1", ["to be forgotten"])
+    await api.put_document(doc("d1", session), expected_version=0)
+    await api.forget_user(owner_id("kb1"))
+    assert await api.list_documents("kb1") == [] and await hits(api, "forgotten") == []

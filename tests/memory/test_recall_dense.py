@@ -10,7 +10,7 @@ from pydantic_ai.embeddings import Embedder, EmbeddingModel, EmbeddingResult, Em
 from pydantic_ai.usage import RequestUsage
 
 from memwise import Memory
-from memwise.errors import InvalidInputError
+from memwise.errors import ConfigurationError, InvalidInputError
 from memwise.recall import Scope
 from memwise.recall.dense import VectorIndex, resolve_embedder
 from tests.memory.fakes import text_turn
@@ -97,12 +97,18 @@ def test_session_scope(storage) -> None:
     assert found[0].text == "My hound sleeps all day"
 
 
-def test_resolve_embedder() -> None:
+def test_resolve_embedder(monkeypatch) -> None:
     assert resolve_embedder(None) is None
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")  # built at once: no call is made
     assert isinstance(resolve_embedder(ConceptModel()), Embedder)
     assert isinstance(resolve_embedder("openai:text-embedding-3-small"), Embedder)
     with pytest.raises(InvalidInputError, match="embedder"):
         resolve_embedder(42)
+    with pytest.raises(ConfigurationError, match="embedder 'no-provider' cannot be used"):
+        resolve_embedder("no-provider")  # at once, not on the first embedding
+    monkeypatch.delenv("OPENAI_API_KEY")
+    with pytest.raises(ConfigurationError, match="OPENAI_API_KEY"):
+        resolve_embedder("openai:text-embedding-3-small")
     assert Scope(user_id="u").search_args() == {"user_id": "u", "session_id": None}
 
 

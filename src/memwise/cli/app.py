@@ -6,11 +6,11 @@ from typing import Annotated
 
 import typer
 
-from memwise.cli import browse, chat, demo, transfer
+from memwise.cli import browse, chat, demo, kb, transfer
 
 app = typer.Typer(
     name="memwise",
-    help="Persistent memory for LLM agents: try it (demo), talk (chat), look inside a store, move it.",
+    help="Persistent memory for LLM agents: try it (demo), talk (chat), look inside a store, move it, keep knowledge bases (kb).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,  # never print API keys that sit in local variables
@@ -48,3 +48,4 @@ app.command("profile")(browse.profile)
 app.command("forget")(browse.forget)
 app.command("export")(transfer.export)
 app.command("import")(transfer.import_)
+app.add_typer(kb.app, name="kb")

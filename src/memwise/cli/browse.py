@@ -12,6 +12,7 @@ from memwise.cli import ui
 from memwise.cli.options import DEFAULT_DB, DbOption
 from memwise.cli.stores import open_store
 from memwise.storage.base import Storage
+from memwise.storage.documents import KNOWLEDGE_AGENT
 
 LIST_PAGE = 200
 
@@ -25,6 +26,8 @@ def sessions(
     with ui.guard():
         with open_store(db, create=False) as store:
             page = store.list_sessions(user_id=user, limit=limit)
+        if user is None:  # knowledge bases' chunks are not conversations (`memwise kb list` shows them)
+            page.items = [s for s in page.items if s.agent_id != KNOWLEDGE_AGENT]
         if not page.items:
             ui.note(f"No sessions for user {user!r}." if user else "No sessions.")
             return

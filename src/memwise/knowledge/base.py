@@ -22,7 +22,9 @@ from memwise.knowledge import context as block
 from memwise.knowledge.ingest import ORPHAN_AGE, IngestReport, Outcome, Settings, ingest
 from memwise.knowledge.search import KnowledgeChunk, search
 from memwise.knowledge.sources import TEXT, Source, file, literal, looks_like_path, resolve
+from memwise.knowledge.sources import check as check_sources
 from memwise.recall.dense import VectorIndex, resolve_embedder
+from memwise.storage.checks import check_count
 from memwise.storage.documents import check_name, owner_id
 from memwise.storage.records import KnowledgeDocument
 
@@ -67,12 +69,12 @@ class KnowledgeBase:
     ) -> None:
         from memwise.knowledge.loaders import KNOWN_EXTENSIONS
 
-        self.settings = Settings(_positive(chunk_tokens, "chunk_tokens"), _count(chunk_overlap, "chunk_overlap"),
-                                 _positive(max_file_bytes, "max_file_bytes"), _loaders(loaders))
+        self.settings = Settings(check_count(chunk_tokens, "chunk_tokens"), check_count(chunk_overlap, "chunk_overlap", allow_zero=True),
+                                 check_count(max_file_bytes, "max_file_bytes"), _loaders(loaders))
         if self.settings.chunk_overlap >= self.settings.chunk_tokens:
             raise InvalidInputError("chunk_overlap must be smaller than chunk_tokens")
         self.extensions = frozenset(KNOWN_EXTENSIONS) | frozenset(self.settings.loaders)
-        resolve(sources, self.extensions)  # bad input fails here; folders are listed when ingesting
+        check_sources(sources)  # folders are listed, files read, when it ingests
         self.given = sources
         self.name = check_name(name) if name is not None else _derived_name(sources)
         self.description = _optional_text(description, "description")
@@ -80,8 +82,8 @@ class KnowledgeBase:
             raise InvalidInputError("topics must be a list of strings")
         self.topics = list(topics or [])
         self.metadata = dict(metadata or {})
-        self.context_tokens = _positive(context_tokens, "context_tokens")
-        self.context_chunks = _positive(context_chunks, "context_chunks")
+        self.context_tokens = check_count(context_tokens, "context_tokens")
+        self.context_chunks = check_count(context_chunks, "context_chunks")
         if storage is None:
             from memwise.storage.in_memory import InMemoryStorage
 
@@ -276,18 +278,6 @@ def _removal_keys(source: Any, extensions: frozenset[str]) -> set[str]:
 
 def _under(source: str, keys: set[str]) -> bool:
     return any(source.startswith(key.rstrip("/") + "/") for key in keys if not key.startswith(TEXT))
-
-
-def _positive(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidInputError(f"{name} must be a positive integer, got {value!r}")
-    return value
-
-
-def _count(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidInputError(f"{name} must be an integer >= 0, got {value!r}")
-    return value
 
 
 def _optional_text(value: Any, name: str) -> str | None:

@@ -78,7 +78,7 @@ async def ingest(storage: Any, kb: str, source: Source, settings: Settings, know
     base = replace(base, description=description if description is not None else base.description,
                    metadata=metadata if metadata is not None else base.metadata)
     try:
-        data = await asyncio.to_thread(_read, source, settings.max_file_bytes)
+        data = await asyncio.to_thread(_read, source, settings.max_file_bytes, settings.loaders)
     except DocumentError as exc:
         return await _failed(storage, base, known, str(exc), report)
     report.bytes += len(data)
@@ -126,13 +126,13 @@ def _current(known: KnowledgeDocument | None, content_hash: str, settings: Setti
             and known.settings == settings.fingerprint and known.chunks_session is not None)
 
 
-def _read(source: Source, max_bytes: int) -> bytes:
+def _read(source: Source, max_bytes: int, loaders: Mapping[str, Any]) -> bytes:
     from memwise.knowledge.loaders import read_file
 
     if source.text is not None:
         return source.text.encode("utf-8", "surrogatepass")
     assert source.path is not None
-    return read_file(source.path, max_bytes=max_bytes)
+    return read_file(source.path, max_bytes=max_bytes, loaders=loaders or None)
 
 
 def _parse(source: Source, data: bytes, settings: Settings) -> tuple[str, list[Chunk]]:

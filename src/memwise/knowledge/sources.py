@@ -47,6 +47,16 @@ def resolve(sources: Any, extensions: frozenset[str]) -> list[Source]:
     return list(found.values())
 
 
+def check(sources: Any) -> None:
+    """Refuse what can never be a source (checked when a knowledge base is made; files are
+    looked at when it ingests)."""
+    for item in sources if isinstance(sources, (list, tuple)) else [] if sources is None else [sources]:
+        if isinstance(item, os.PathLike):
+            continue
+        if not isinstance(item, str) or not item.strip():
+            raise InvalidInputError(f"a knowledge source must be a path or a non-empty string, not {item!r}")
+
+
 def literal(text: str) -> Source:
     """A literal string; its name (what citations show) is its first words."""
     words = " ".join(text.split())
@@ -60,10 +70,8 @@ def file(path: str | os.PathLike[str]) -> Source:
 
 
 def _expand(item: Any, extensions: frozenset[str]) -> list[Source]:
-    if isinstance(item, os.PathLike):
-        item = os.fspath(item)
-    if not isinstance(item, str) or not item.strip():
-        raise InvalidInputError(f"a knowledge source must be a path or a non-empty string, not {item!r}")
+    check(item)
+    item = os.fspath(item)
     if not looks_like_path(item, extensions):
         return [literal(item)]
     path = Path(item).expanduser()

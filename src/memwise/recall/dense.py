@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from memwise.errors import InvalidInputError
+from memwise.errors import ConfigurationError, InvalidInputError
 from memwise.recall.recalled import Key, Recalled, from_stored
 
 _PAGE = 1_000
@@ -38,8 +38,15 @@ def resolve_embedder(value: Any) -> Any:
         from memwise.recall.local_embedding import LocalEmbeddingModel
 
         return Embedder(LocalEmbeddingModel())
-    if isinstance(value, (str, EmbeddingModel)) and value:
+    if isinstance(value, EmbeddingModel):
         return Embedder(value)
+    if isinstance(value, str) and value:  # built now: an unknown provider or a missing key is bad input here
+        from pydantic_ai.embeddings import infer_embedding_model
+
+        try:
+            return Embedder(infer_embedding_model(value))
+        except Exception as exc:  # noqa: BLE001 - pydantic-ai's UserError, a missing extra or key
+            raise ConfigurationError(f"embedder {value!r} cannot be used: {exc}") from exc
     raise InvalidInputError(
         f"embedder must be a pydantic-ai Embedder, a model string or 'local', got {type(value).__name__}"
     )

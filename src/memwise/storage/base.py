@@ -39,6 +39,7 @@ from memwise.storage.checks import (
 )
 from memwise.storage.codec import dumps, loads
 from memwise.storage.contract import Backend, RawMessage, RawRecord, RecordQuery
+from memwise.storage.documents import KIND as DOCUMENTS
 from memwise.storage.documents import KNOWLEDGE_AGENT, Documents
 from memwise.storage.plan import Plan
 from memwise.storage.raw import from_raw, to_raw
@@ -536,6 +537,7 @@ class Storage(Searchable, Vectors, Documents, Backend):
         counts = yield from self._p_delete_sessions(RecordQuery("session", user_id=user_id, limit=_BATCH))
         counts["runs"] += yield from self._p_delete_all(RecordQuery("run", user_id=user_id, limit=_BATCH))
         counts["profiles"] = int((yield from self._delete_record("profile", user_id)))
+        yield from self._p_delete_all(RecordQuery(DOCUMENTS, user_id=user_id, limit=_BATCH))  # a knowledge base's owner
         return counts
 
     def _p_prune(self, cutoff: float) -> Plan[dict[str, int]]:

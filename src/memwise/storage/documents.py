@@ -96,6 +96,14 @@ class Documents:
     async def alist_documents(self, knowledge_base_id: str) -> list[KnowledgeDocument]:
         return await self._async(self._p_list_documents(check_name(knowledge_base_id)), write=False)
 
+    def list_knowledge_bases(self) -> list[str]:
+        """The names of the knowledge bases with at least one document (also one whose every source
+        failed: documents are listed, not chunks), sorted."""
+        return self._sync(self._p_list_knowledge_bases(), write=False)
+
+    async def alist_knowledge_bases(self) -> list[str]:
+        return await self._async(self._p_list_knowledge_bases(), write=False)
+
     def put_document(self, document: KnowledgeDocument, *, expected_version: int) -> KnowledgeDocument:
         """Register or update a document if the stored version is `expected_version` (0: none yet),
         else VersionConflict."""
@@ -141,6 +149,11 @@ class Documents:
     def _p_list_documents(self, name: str) -> Plan[list[KnowledgeDocument]]:
         raws = yield from all_records(self, RecordQuery(KIND, user_id=owner_id(name), limit=_PAGE))
         return [_from_raw(raw) for raw in raws]
+
+    def _p_list_knowledge_bases(self) -> Plan[list[str]]:
+        raws = yield from all_records(self, RecordQuery(KIND, agent_id=KNOWLEDGE_AGENT, limit=_PAGE))
+        prefix = owner_id("")
+        return sorted({raw.user_id.removeprefix(prefix) for raw in raws if raw.user_id and raw.user_id.startswith(prefix)})
 
     def _p_put_document(self, document: KnowledgeDocument, expected_version: int) -> Plan[KnowledgeDocument]:
         now = time.time()
