@@ -1,7 +1,7 @@
 """`python -m bench`: run memwise's benchmarks, write JSON, a Markdown table and a plot.
 
     python -m bench --quick                 # every workload, small sizes (< 2 minutes)
-    python -m bench                         # full sizes (< 20 minutes)
+    python -m bench                         # full sizes (< 20 minutes, plus ~15 for knowledge)
     python -m bench --only overhead,peers   # some workloads: overhead, tokens, concurrency, peers, recall, answerfirst, traits, knowledge, profile
     python -m bench --only recall --locomo PATH   # recall on LoCoMo (default ../shared/data/locomo/locomo-dev.json)
     python -m bench --only traits --local   # traits also on the real local model (slow)

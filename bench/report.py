@@ -237,7 +237,7 @@ def markdown(
         w("## 8. KnowledgeBase on the Python documentation: ingestion, re-setup, queries, hit@k (issue 14)")
         w("")
         _notes(w, sec)
-        knowledge.render(w, sec)
+        knowledge.render(w, sec, facts)
         _unavailable(w, sec)
 
     w("## How to run")

@@ -114,7 +114,7 @@ def test_measure_scores_hits_and_times_both_setups(tmp_path: Path) -> None:
     lines: list[str] = []
     knowledge.render(lines.append, section)
     table = [line for line in lines if line.startswith("| fake | lexical | 4 |")]
-    assert len(table) == 1 and "| **0.33** | **0.67** |" in table[0]
+    assert len(table) == 1 and "| **PASS** | 0 | **0.33** | **0.67** |" in table[0]
     assert any("Not in the first 5" in line and "nothing matches" in line for line in lines)
 
 
