@@ -28,7 +28,7 @@ logger = logging.getLogger("memwise.knowledge")
 Outcome = Literal["added", "updated", "unchanged", "failed"]
 #: Seconds after which a chunks session no document points at is taken for a crashed ingestion's.
 ORPHAN_AGE = 600.0
-_EMBED_BATCH = 256
+_EMBED_BATCH = 32  # chunks per embedding call: long texts, so small batches keep a local model's memory low
 _CAS_ATTEMPTS = 8
 
 
