@@ -257,3 +257,14 @@ def test_searches_during_replacements_see_one_whole_version(storage, tmp_path):
         reader.join(timeout=60)
     assert seen and all(len(versions) == 1 for versions in seen), [v for v in seen if len(v) != 1][:3]
     assert versions_in(kb.query("marmots", limit=50)) == {"v5"}
+
+
+async def test_metadata_and_descriptions_are_stored_on_documents(storage, mode, docs, tmp_path):
+    kb = make(storage, mode, docs, metadata={"team": "docs"})
+    await kb.setup()
+    extra = tmp_path / "extra.txt"
+    extra.write_text("Generators yield values lazily.")
+    await kb.add(extra, description="notes", metadata={"team": "notes"})
+    rows = {d.name: d for d in await kb.documents()}
+    assert rows["lists.txt"].metadata == {"team": "docs"} and rows["lists.txt"].description is None
+    assert (rows["extra.txt"].metadata, rows["extra.txt"].description) == ({"team": "notes"}, "notes")

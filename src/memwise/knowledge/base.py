@@ -47,7 +47,8 @@ class KnowledgeBase:
     (MiniLM, `memwise[embed]`), a pydantic-ai Embedder or embedding model string. `loaders`: extra
     or replacement readers by extension ({".rst": fn(bytes, name) -> LoadedDocument}).
     `context_tokens`: the budget of the block a `Task(context=[kb])` gets; `context_chunks` how
-    many chunks it considers. Ingestion happens on `setup()` or on first use.
+    many chunks it considers. `metadata` is stored on the documents of the configured sources.
+    Ingestion happens on `setup()` or on first use.
     """
 
     def __init__(
@@ -104,7 +105,8 @@ class KnowledgeBase:
         """Ingest the sources: new ones are added, changed ones replaced, unchanged ones skipped
         (by content hash). A source that fails is recorded with status "error"; the rest go on."""
         sources = resolve(self.given, self.extensions)
-        report = await self._ingest(sources, {d.source: d for d in await self.documents_async()}, progress)
+        known = {d.source: d for d in await self.documents_async()}
+        report = await self._ingest(sources, known, progress, metadata=self.metadata or None)
         self._ready = True
         return report
 
@@ -148,7 +150,7 @@ class KnowledgeBase:
             else:  # gone: its document goes, even when it was named among the sources
                 sources.pop(document.source, None)
                 report.removed += await self.storage.adelete_document(document.id)
-        await self._ingest(list(sources.values()), known, progress, report=report)
+        await self._ingest(list(sources.values()), known, progress, report=report, metadata=self.metadata or None)
         await self._delete_orphans()
         self._ready = True
         return report
