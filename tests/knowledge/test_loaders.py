@@ -160,8 +160,11 @@ def test_html_article_keeps_its_own_header() -> None:
 
 
 def test_html_deep_nesting_does_not_overflow() -> None:
-    page = b"<body>" + b"<div>" * 5000 + b"<p>deep</p>" + b"</div>" * 5000 + b"</body>"
+    page = b"<body>" + b"<div>" * 2000 + b"<p>deep</p>" + b"</div>" * 2000 + b"</body>"
     assert texts(load_bytes(page, "deep.html")) == "deep"
+    deeper = b"<body>" + b"<div>" * 5000 + b"<p>deep</p>" + b"</div>" * 5000 + b"</body>"
+    with pytest.raises(DocumentError, match=r"deeper\.html: nested too deeply"):  # never silently cut short
+        load_bytes(deeper, "deeper.html")
 
 
 # -- pdf

@@ -1,4 +1,6 @@
-"""HTML (.html, .htm) with BeautifulSoup on lxml.
+"""HTML (.html, .htm): decoded by BeautifulSoup's UnicodeDammit (the declared charset, else
+UTF-8, else cp1252), parsed by lxml.html (5x faster than building BeautifulSoup's tree: 530
+python3-doc pages in 5.7 s instead of 28.8 s, the same sections from every page).
 
 Page chrome is dropped before reading: scripts, styles, navigation, asides, and Sphinx's sidebar,
 relation bars, footer and heading permalinks ("¶"). A page's header and footer elements are chrome
@@ -7,18 +9,19 @@ page marks its main content (`[role=main]`, Sphinx's `div.body`, `<main>`, `<art
 that order), only that is read. h1-h6 set the heading path, each heading starting a section
 located by its anchor ("#more-on-lists", the heading's id or its section's); `<pre>` is kept
 verbatim, table rows read "a | b | c", list items "- item". The title is the page's <title>.
-The walk is iterative, so deeply nested markup cannot overflow the stack."""
+The walk is iterative, so deeply nested markup cannot overflow the stack; lxml stops at 2,048
+levels, and a page nested deeper is refused rather than read cut short."""
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from memwise.knowledge.document import LoadedDocument, Section
 from memwise.knowledge.loaders.common import fail, missing_extra, one_line
 
 if TYPE_CHECKING:
-    from bs4 import BeautifulSoup, Tag
+    from lxml.html import HtmlElement
 
 #: Chrome, found in one walk of the tree (CSS selectors walk it once each: 60% of the time spent on
 #: a Sphinx page): these tags, (tag, class) pairs and roles.
@@ -35,52 +38,63 @@ _BLOCKS = frozenset({
 #: Pushed after a block's children: its end, where the inline text read so far is a paragraph.
 _END = object()
 _SPACES = re.compile(r"[ \t\r\f\v\n]+")
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")  # lxml takes no encoding declaration in a str
 
 
 def load_html(data: bytes, name: str) -> LoadedDocument:
     try:
-        from bs4 import BeautifulSoup, FeatureNotFound
+        import lxml.html
+        from bs4 import UnicodeDammit
     except ImportError as exc:
         raise missing_extra("beautifulsoup4 and lxml", name) from exc
     if b"\x00" in data:
         raise fail(name, "binary data (NUL bytes), not HTML")
-    try:
-        soup = BeautifulSoup(data, "lxml")
-    except FeatureNotFound as exc:  # bs4 is there, lxml is not
-        raise missing_extra("lxml", name) from exc
-    title = one_line(soup.title.get_text()) if soup.title else ""
-    root = _main(soup)
+    text = _XML_DECLARATION.sub("", UnicodeDammit(data, is_html=True).unicode_markup or "", count=1)
+    if not text.strip():
+        raise fail(name, "no text in it (an empty document?)")
+    parser = lxml.html.HTMLParser(huge_tree=True)  # nesting up to 2,048 elements (256 without)
+    page = lxml.html.document_fromstring(text, parser=parser)
+    if any(error.type_name == "ERR_RESOURCE_LIMIT" for error in parser.error_log):
+        raise fail(name, "nested too deeply (over 2,048 elements): its text would be cut short")
+    title_tag = page.find(".//title")
+    title = one_line(title_tag.text_content()) if title_tag is not None else ""
+    root = _main(page)
     return LoadedDocument(type="html", sections=_Reader().read(root), title=title or None)
 
 
-def _main(soup: BeautifulSoup) -> Tag:
-    found: dict[str, Tag] = {}
-    chrome: list[Tag] = []
-    for tag in soup.find_all(True):
-        kind = _kind(tag)
+def _main(page: HtmlElement) -> HtmlElement:
+    found: dict[str, HtmlElement] = {}
+    chrome: list[HtmlElement] = []
+    for tag in page.iter():
+        kind = _kind(tag) if isinstance(tag.tag, str) else None
         if kind == "chrome":
             chrome.append(tag)
         elif kind is not None:
             found.setdefault(kind, tag)
     for tag in chrome:
-        if not tag.decomposed:  # not inside chrome removed before it
-            tag.decompose()
-    main = next((found[kind] for kind in _MAIN if kind in found and not found[kind].decomposed), None)
-    for tag in soup.find_all(("header", "footer")):
-        if main is None or main not in tag.parents:
-            tag.decompose()
-    if main is not None and main.get_text().strip():
+        if tag.getparent() is not None and _attached(tag, page):  # not inside chrome removed before it
+            tag.drop_tree()  # its tail (the text after it) stays
+    main = next((found[kind] for kind in _MAIN if kind in found and _attached(found[kind], page)), None)
+    for tag in list(page.iter("header", "footer")):
+        if main is None or main not in tag.iterancestors():
+            tag.drop_tree()
+    if main is not None and main.text_content().strip():
         return main
-    return soup.body or soup
+    body = page.find("body")
+    return body if body is not None else page
 
 
-def _kind(tag: Tag) -> str | None:
+def _attached(tag: HtmlElement, page: HtmlElement) -> bool:
+    return tag is page or any(ancestor is page for ancestor in tag.iterancestors())
+
+
+def _kind(tag: HtmlElement) -> str | None:
     """"chrome", one of _MAIN's kinds, or None."""
-    name = tag.name
+    name = tag.tag
     role = tag.get("role")
     if name in _CHROME_TAGS or role in _CHROME_ROLES:
         return "chrome"
-    classes = tag.get("class") or ()
+    classes = (tag.get("class") or "").split()
     if any((name, c) in _CHROME_CLASSES for c in classes):
         return "chrome"
     if role == "main":
@@ -98,26 +112,23 @@ class _Reader:
         self.inline: list[str] = []
         self.sections: list[Section] = []
 
-    def read(self, root: Tag) -> tuple[Section, ...]:
-        from bs4.element import NavigableString, PreformattedString, Tag
-
-        stack: list[object] = [root]
+    def read(self, root: HtmlElement) -> tuple[Section, ...]:
+        stack: list[Any] = [root]  # elements, strings (text and tails) and _END
         while stack:
             node = stack.pop()
             if node is _END:
                 self._flush_inline()
                 continue
-            if isinstance(node, NavigableString):
-                if not isinstance(node, PreformattedString):  # comments, doctype, CDATA
-                    self.inline.append(_SPACES.sub(" ", str(node)))
+            if isinstance(node, str):
+                self.inline.append(_SPACES.sub(" ", node))
                 continue
-            if not isinstance(node, Tag):
+            tag = node.tag
+            if not isinstance(tag, str):  # a comment or a processing instruction (its tail is pushed apart)
                 continue
-            tag = node.name
             if _HEADING.fullmatch(tag):
                 self._heading(node)
             elif tag == "pre":
-                self._block(node.get_text().strip("\n").rstrip())
+                self._block(node.text_content().strip("\n").rstrip())
             elif tag == "table":
                 self._block(_table(node))
             elif tag == "br":
@@ -130,18 +141,19 @@ class _Reader:
                     stack.append(_END)
                     if tag == "li":
                         self.inline.append("- ")
-                stack.extend(reversed(node.contents))
+                stack.extend(reversed(_contents(node)))
         self._end_section()
         return tuple(self.sections)
 
-    def _heading(self, node: Tag) -> None:
+    def _heading(self, node: HtmlElement) -> None:
         self._end_section()
-        level = int(node.name[1])
-        title = one_line(node.get_text(" "))
+        level = int(node.tag[1])
+        title = one_line(_text(node))
         self.path = [(lvl, t) for lvl, t in self.path if lvl < level]
         if title:
             self.path.append((level, title))
-        anchor = node.get("id") or (node.parent.get("id") if node.parent is not None else None)
+        parent = node.getparent()
+        anchor = node.get("id") or (parent.get("id") if parent is not None else None)
         self.location = f"#{anchor}" if isinstance(anchor, str) and anchor else ""
 
     def _block(self, text: str) -> None:
@@ -164,10 +176,38 @@ class _Reader:
         self.blocks = []
 
 
-def _table(table: Tag) -> str:
+def _table(table: HtmlElement) -> str:
     rows = []
-    for tr in table.find_all("tr"):
-        cells = [one_line(cell.get_text(" ")) for cell in tr.find_all(("td", "th"), recursive=False)]
+    for tr in table.iter("tr"):
+        cells = [one_line(_text(cell)) for cell in tr if cell.tag in ("td", "th")]
         if any(cells):
             rows.append(" | ".join(cells))
     return "\n".join(rows)
+
+
+def _contents(node: HtmlElement) -> list[object]:
+    """A node's children in order, each followed by its tail (the text after it)."""
+    items: list[object] = [node.text] if node.text else []
+    for child in node:
+        items.append(child)
+        if child.tail:
+            items.append(child.tail)
+    return items
+
+
+def _text(node: HtmlElement) -> str:
+    """The text inside a node, its pieces joined by spaces (comments left out)."""
+    return " ".join(_strings(node))
+
+
+def _strings(node: HtmlElement) -> list[str]:
+    out: list[str] = []
+    stack: list[Any] = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item.tag, str):
+            stack.extend(reversed(_contents(item)))
+        # comments: their text is not the page's (their tail is pushed by the parent)
+    return out
