@@ -42,7 +42,9 @@ _TOP = {
         " WHERE {search} MATCH ?{scope} ORDER BY score DESC, r.session_id, r.seq LIMIT ?"
     ),
     # terms: each query lexeme, its tsquery, its idf (from its share f of messages);
-    # gate: the lexemes that select messages (all when every one is common).
+    # gate: the lexemes that select messages (all when every one is common);
+    # v: a selected message's tsvector read once (`|| ''` detoasts it; OFFSET 0 keeps the planner
+    # from inlining it), not once per query lexeme (400-token chunks: p50 44 -> 34 ms, same ranking).
     "postgresql": (
         "WITH terms AS (SELECT quote_literal(w)::tsquery AS q, COALESCE(s.f, ?) AS f"
         " FROM unnest(tsvector_to_array(to_tsvector('english'::regconfig, ?))) AS w"
@@ -50,8 +52,10 @@ _TOP = {
         " gate AS (SELECT COALESCE(string_agg(q::text, ' | ') FILTER (WHERE f <= ?), string_agg(q::text, ' | '))::tsquery"
         " AS q FROM terms)"
         " SELECT m.session_id, m.seq,"
-        " (SELECT sum(GREATEST(ln((1 - t.f) / t.f), 1e-6)) FROM terms t WHERE m.search_vector @@ t.q) AS score"
-        " FROM gate JOIN {messages} m ON m.search_vector @@ gate.q{scope} ORDER BY score DESC, m.session_id, m.seq LIMIT ?"
+        " (SELECT sum(GREATEST(ln((1 - t.f) / t.f), 1e-6)) FROM terms t WHERE m.v @@ t.q) AS score"
+        " FROM (SELECT m.session_id, m.seq, m.search_vector || ''::tsvector AS v"
+        " FROM gate JOIN {messages} m ON m.search_vector @@ gate.q{scope} OFFSET 0) AS m"
+        " ORDER BY score DESC, m.session_id, m.seq LIMIT ?"
     ),
 }
 _SCOPE = {
