@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 from pathlib import Path
 from typing import Any
@@ -220,25 +221,17 @@ def markdown(
     if sec:
         _recall(w, sec)
 
-    sec = sections.get("traits")
-    if sec:
-        from bench.workloads import traits
-
-        w("## 7. Profiles hold only what the user said; summaries say who said what (issue 16)")
-        w("")
-        _notes(w, sec)
-        traits.render(w, sec, facts)
-        _unavailable(w, sec)
-
-    sec = sections.get("knowledge")
-    if sec:
-        from bench.workloads import knowledge
-
-        w("## 8. KnowledgeBase on the Python documentation: ingestion, re-setup, queries, hit@k (issue 14)")
-        w("")
-        _notes(w, sec)
-        knowledge.render(w, sec, facts)
-        _unavailable(w, sec)
+    for name, heading in (
+        ("traits", "## 7. Profiles hold only what the user said; summaries say who said what (issue 16)"),
+        ("knowledge", "## 8. KnowledgeBase on the Python documentation: ingestion, re-setup, queries, hit@k (issue 14)"),
+    ):
+        sec = sections.get(name)
+        if sec:  # workloads that render their own section
+            w(heading)
+            w("")
+            _notes(w, sec)
+            importlib.import_module(f"bench.workloads.{name}").render(w, sec, facts)
+            _unavailable(w, sec)
 
     w("## How to run")
     w("")
