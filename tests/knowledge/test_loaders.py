@@ -407,3 +407,12 @@ def test_read_file_permission_denied(tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_read_file_validates_max_bytes(tmp_path: Path, max_bytes: object) -> None:
     with pytest.raises(InvalidInputError):
         read_file(tmp_path / "a.txt", max_bytes=max_bytes)  # type: ignore[arg-type]
+
+
+def test_html_is_decoded_by_its_declared_charset_else_utf8() -> None:
+    latin = b'<html><head><meta charset="iso-8859-1"><title>Caf\xe9</title></head><body><h1>Men\xfc</h1><p>cr\xe8me</p></body></html>'
+    document = load_bytes(latin, "menu.html")
+    assert document.title == "Café" and document.sections[0].headings == ("Menü",) and texts(document) == "crème"
+    declared = '<?xml version="1.0" encoding="utf-8"?><html><body><p>café</p></body></html>'.encode()
+    assert texts(load_bytes(declared, "x.html")) == "café"  # an XML declaration is not in lxml's way
+    assert texts(load_bytes("<p>naïve</p>".encode(), "bare.html")) == "naïve"
