@@ -8,6 +8,7 @@ run once), paused (a JSON checkpoint waits for a person), or failed. `do`, `stre
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import uuid
 from collections import OrderedDict
@@ -309,7 +310,7 @@ class Agent:
             loaded = await state.memory_run.open(state.checkpoint.prompt)
             state.checkpoint.history, context = loaded.history, loaded.context
         kbs = state.task.knowledge_bases() if state.task is not None else []
-        knowledge = [await kb.context_async(state.checkpoint.prompt) for kb in kbs]
+        knowledge = await asyncio.gather(*(kb.context_async(state.checkpoint.prompt) for kb in kbs))
         if knowledge:  # kept in the checkpoint: a resumed run sees the same passages
             state.checkpoint.task_context = join_instructions(state.checkpoint.task_context, *knowledge)
         state.checkpoint.instructions = join_instructions(self.system_prompt, context, state.checkpoint.task_context)

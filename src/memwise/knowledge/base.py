@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -23,12 +22,11 @@ from memwise.knowledge.ingest import ORPHAN_AGE, IngestReport, Outcome, Settings
 from memwise.knowledge.search import KnowledgeChunk, search
 from memwise.knowledge.sources import TEXT, Source, file, literal, looks_like_path, resolve
 from memwise.knowledge.sources import check as check_sources
+from memwise.memory.recall import check_query
 from memwise.recall.dense import VectorIndex, resolve_embedder
 from memwise.storage.checks import check_count
 from memwise.storage.documents import check_name, owner_id
 from memwise.storage.records import KnowledgeDocument
-
-logger = logging.getLogger("memwise.knowledge")
 
 Progress = Callable[[int, int, str], Any]  # (done, total, source name)
 #: Sources read and parsed at once during an ingestion.
@@ -105,7 +103,7 @@ class KnowledgeBase:
         """Ingest the sources: new ones are added, changed ones replaced, unchanged ones skipped
         (by content hash). A source that fails is recorded with status "error"; the rest go on."""
         sources = resolve(self.given, self.extensions)
-        known = {d.source: d for d in await self.documents_async()}
+        known = await self._known()
         report = await self._ingest(sources, known, progress, metadata=self.metadata or None)
         self._ready = True
         return report
@@ -118,7 +116,7 @@ class KnowledgeBase:
         added = resolve(sources, self.extensions)
         if not added:
             raise InvalidInputError("add() needs at least one source")
-        known = {d.source: d for d in await self.documents_async()}
+        known = await self._known()
         return await self._ingest(added, known, progress, description=_optional_text(description, "description"),
                                   metadata=dict(metadata) if metadata is not None else None)
 
@@ -139,7 +137,7 @@ class KnowledgeBase:
         """Bring everything up to date: re-ingest changed files (the configured sources and those
         added before, in any process), add new files of the configured folders, remove documents
         whose file is gone, and delete chunks a crashed ingestion left behind."""
-        known = {d.source: d for d in await self.documents_async()}
+        known = await self._known()
         report = IngestReport()
         sources = {s.key: s for s in resolve(self.given, self.extensions)}
         for document in known.values():
@@ -162,6 +160,10 @@ class KnowledgeBase:
         return list(await self.storage.alist_documents(self.name))
 
     documents = sync_twin(documents_async)
+
+    async def _known(self) -> dict[str, KnowledgeDocument]:
+        """The registry by source key."""
+        return {d.source: d for d in await self.documents_async()}
 
     async def _ingest(self, sources: list[Source], known: dict[str, KnowledgeDocument], progress: Progress | None,
                       *, report: IngestReport | None = None, description: str | None = None,
@@ -220,8 +222,7 @@ class KnowledgeBase:
     async def aquery(self, query: str, limit: int = 5) -> list[KnowledgeChunk]:
         """The `limit` chunks best matching `query`, best first, each with its source, location
         and score. Ingests the sources first if this object has not yet."""
-        if not isinstance(query, str) or not query.strip():
-            raise InvalidInputError(f"query must be a non-empty string, got {query!r}")
+        check_query(query)
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
             raise InvalidInputError(f"limit must be an integer from 1 to {MAX_LIMIT}, got {limit!r}")
         await self._ensure_setup()

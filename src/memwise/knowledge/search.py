@@ -66,8 +66,7 @@ async def search(storage: Any, kb: str, query: str, limit: int, *, dense: Vector
 async def _search(storage: Any, kb: str, query: str, limit: int, dense: VectorIndex | None,
                   started: float) -> tuple[list[KnowledgeChunk], bool]:
     items = await ranked(storage, query, Scope(user_id=owner_id(kb)), limit=max(limit, FIRST_STAGE), dense=dense)
-    wanted = list(dict.fromkeys(document_of(item.session_id) for item in items))
-    documents = await storage.aget_documents([d for d in wanted if d]) if wanted else {}
+    documents = await storage.aget_documents(list(dict.fromkeys(filter(None, (document_of(i.session_id) for i in items)))))
     found: list[KnowledgeChunk] = []
     swapped = False
     for item in items:
