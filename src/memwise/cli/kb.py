@@ -215,7 +215,7 @@ def _documents_view(documents: list[KnowledgeDocument]) -> Table:
 
 
 def _table(*columns: str) -> Table:
-    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    table = ui.plain_table()
     for column in columns:
         right = column in ("documents", "chunks", "errors", "size", "accesses")
         table.add_column(column, justify="right" if right else "left", overflow="fold")

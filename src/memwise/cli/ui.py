@@ -130,10 +130,15 @@ def summary_view(session: Session) -> Text:
     return Text(session.summary)
 
 
+def plain_table() -> Table:
+    """The CLI's tables: no borders, bold headers."""
+    return Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+
+
 def profile_view(profile: UserProfile | None) -> Table | Text:
     if profile is None or not profile.data:
         return Text("(no profile yet)", style="dim")
-    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    table = plain_table()
     table.add_column("field")
     table.add_column("value", overflow="fold")
     table.add_column("run", style="dim", no_wrap=True)
@@ -153,7 +158,7 @@ def profile_view(profile: UserProfile | None) -> Table | Text:
 
 
 def sessions_view(sessions: list[Session]) -> Table:
-    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    table = plain_table()
     for name in ("session", "user", "agent", "updated", "summary"):
         table.add_column(name, overflow="fold" if name == "session" else "ellipsis", no_wrap=name != "session")
     for session in sessions:
